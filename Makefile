@@ -1,0 +1,78 @@
+# The one entry point. Every target creates what it needs (venvs, pinned packages) on first use.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Python 3.12 is the Lambda runtime; take pyenv's 3.12 if there is one, else python3.12 on PATH.
+PYTHON312 ?= $(shell v=$$(pyenv versions --bare 2>/dev/null | grep -E '^3\.12(\.[0-9]+)?$$' | sort -V | tail -n1); \
+	if [ -n "$$v" ]; then echo "$$(pyenv root)/versions/$$v/bin/python3.12"; else command -v python3.12; fi)
+VENV := .venv
+TOOLS := .venv-tools
+PY := $(VENV)/bin/python
+PIP_FLAGS := -q --disable-pip-version-check
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= eu-west-1
+export POWERTOOLS_TRACE_DISABLED := true
+export PYTHONPATH := $(CURDIR)/layers/shared:$(CURDIR)
+
+.PHONY: help venv test lint typecheck template-lint pytest demo bench sandbox build clean
+
+help:
+	@echo "make demo      run the demo against the local Intacct sandbox"
+	@echo "make test      lint, type-check, template checks and the test suite"
+	@echo "make bench     client and pipeline benchmarks"
+	@echo "make sandbox   run the Intacct sandbox on its own (PORT=8089 SEED=...)"
+	@echo "make build     sam build (no Docker needed)"
+
+$(VENV)/.stamp: requirements-dev.txt layers/shared/requirements.txt
+	@test -n "$(PYTHON312)" || { echo "Python 3.12 not found: install it (pyenv install 3.12) or set PYTHON312=/path/to/python3.12"; exit 1; }
+	@test -x $(PY) || $(PYTHON312) -m venv $(VENV)
+	@$(PY) -m pip install $(PIP_FLAGS) -U pip 2>&1 | grep -v 'is ignored' || true
+	@$(PY) -m pip install $(PIP_FLAGS) -r requirements-dev.txt 2>&1 | grep -v 'is ignored' || true
+	@$(PY) -c "import aws_lambda_powertools, defusedxml, pydantic, requests, moto, pytest" \
+		|| { echo "dependency install failed (see pip output above)"; exit 1; }
+	@touch $@
+
+$(TOOLS)/.stamp: requirements-tools.txt
+	@test -n "$(PYTHON312)" || { echo "Python 3.12 not found: install it (pyenv install 3.12) or set PYTHON312=/path/to/python3.12"; exit 1; }
+	@test -x $(TOOLS)/bin/python || $(PYTHON312) -m venv $(TOOLS)
+	@$(TOOLS)/bin/python -m pip install $(PIP_FLAGS) -U pip 2>&1 | grep -v 'is ignored' || true
+	@$(TOOLS)/bin/python -m pip install $(PIP_FLAGS) -r requirements-tools.txt 2>&1 | grep -v 'is ignored' || true
+	@$(TOOLS)/bin/sam --version >/dev/null && $(TOOLS)/bin/cfn-lint --version >/dev/null \
+		|| { echo "tools install failed (see pip output above)"; exit 1; }
+	@touch $@
+
+venv: $(VENV)/.stamp $(TOOLS)/.stamp
+
+lint: $(VENV)/.stamp
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(VENV)/.stamp
+	$(VENV)/bin/mypy
+
+template-lint: $(TOOLS)/.stamp
+	$(TOOLS)/bin/cfn-lint template.yaml
+	PATH=$(CURDIR)/$(TOOLS)/bin:$$PATH $(TOOLS)/bin/sam validate --lint --template template.yaml
+
+pytest: $(VENV)/.stamp
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test: lint typecheck template-lint pytest
+
+demo: $(VENV)/.stamp
+	$(PY) -m local.demo
+
+bench: $(VENV)/.stamp
+	$(PY) -m bench
+
+PORT ?= 8089
+SEED ?= local/intacct_sandbox/seed.json
+sandbox: $(VENV)/.stamp
+	$(PY) -m local.intacct_sandbox serve --port $(PORT) --seed $(SEED)
+
+# aws_lambda_builders looks for python3.12 on PATH: put the venv's first.
+build: $(TOOLS)/.stamp $(VENV)/.stamp
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(TOOLS)/bin/sam build
+
+clean:
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
