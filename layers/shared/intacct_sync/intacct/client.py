@@ -1,0 +1,505 @@
+"""The Intacct XML gateway client: one pooled HTTP session, API sessions, retries, typed errors.
+
+Contract:
+- `execute()` sends functions in one request and returns one `Result` per function, in order.
+  Control- and authentication-level failures raise (nothing ran); function failures come back as
+  results (`raise_for()` turns one into its typed error), since the others may have succeeded.
+- Transient failures where nothing ran (connect errors, 429/GW-0010, 503, off-line) are retried
+  with exponential backoff and full jitter while the caller's deadline allows.
+- A request holding a write is sent with uniqueid=true. If its answer is lost after sending
+  (read time-out, 5xx without an Intacct body), `IntacctOutcomeUnknown` is raised and it is NOT
+  retried: the caller looks the document up by its key, then re-sends the same controlid.
+- Sessions come from getAPISession, are cached per process (a warm Lambda container reuses
+  them), are sent to the endpoint Intacct returned, and are renewed once when rejected.
+- No secret (passwords, session id) is ever logged or put in an exception.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError
+
+from intacct_sync.intacct import functions as fn
+from intacct_sync.intacct.credentials import IntacctCredentials
+from intacct_sync.intacct.errors import (
+    DEFAULT_ALREADY_EXECUTED_MARKERS,
+    IntacctOutcomeUnknown,
+    IntacctRateLimited,
+    IntacctRequestError,
+    IntacctTransientError,
+    IntacctUnavailable,
+    classify_auth_failure,
+    classify_control_failure,
+    classify_function_failure,
+    is_offline,
+    is_rate_limited,
+)
+from intacct_sync.intacct.query import Filter
+from intacct_sync.intacct.wire import (
+    Function,
+    LoginAuth,
+    MalformedResponse,
+    Record,
+    Response,
+    Result,
+    SessionAuth,
+    build_request,
+    parse_response,
+)
+from intacct_sync.retry import Backoff, Deadline
+
+log = logging.getLogger(__name__)
+
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+_HEADERS = {
+    "Content-Type": "application/xml; charset=utf-8",
+    "Accept-Encoding": "gzip, deflate",
+    "User-Agent": "intacct-sync/0.1 (+python-requests)",
+}
+# Statuses that mean the gateway did not process the request, so re-sending is safe even for
+# writes (and uniqueid=true protects us if that belief is ever wrong).
+_NOT_PROCESSED = {429, 503}
+
+
+@dataclass(frozen=True)
+class ApiSession:
+    session_id: str = field(repr=False)
+    endpoint: str
+
+
+class SessionCache:
+    """API sessions per (endpoint, sender, company, user, entity), shared by clients in a process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sessions: dict[tuple[str, ...], ApiSession] = {}
+
+    def get(self, key: tuple[str, ...]) -> ApiSession | None:
+        with self._lock:
+            return self._sessions.get(key)
+
+    def put(self, key: tuple[str, ...], session: ApiSession) -> None:
+        with self._lock:
+            self._sessions[key] = session
+
+    def drop(self, key: tuple[str, ...], session: ApiSession) -> None:
+        with self._lock:
+            if self._sessions.get(key) == session:
+                del self._sessions[key]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._sessions.clear()
+
+
+PROCESS_SESSIONS = SessionCache()
+
+
+@dataclass(frozen=True)
+class FieldInfo:
+    """One field of an object as `lookup` describes it."""
+
+    id: str
+    label: str
+    data_type: str
+    required: bool
+    read_only: bool
+
+
+@dataclass(frozen=True)
+class ItemTotal:
+    """One row of `get_icitemtotals`: quantities for an item in a warehouse."""
+
+    item_id: str
+    warehouse_id: str
+    on_hand: Decimal
+    on_order: Decimal
+    on_hold: Decimal
+
+
+def _decimal(text: str | None) -> Decimal:
+    return Decimal(text) if text else Decimal(0)
+
+
+def _not_sent(exc: requests.RequestException) -> bool:
+    """True when the request provably never reached the server (connect failed)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = exc.args[0] if exc.args else None
+    if isinstance(reason, MaxRetryError):
+        reason = reason.reason
+    # urllib3's NewConnectionError (refused, DNS) subclasses ConnectTimeoutError.
+    return isinstance(reason, ConnectTimeoutError)
+
+
+def _host(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower()
+
+
+class IntacctClient:
+    """Client for one Intacct company (one credentials secret)."""
+
+    def __init__(
+        self,
+        credentials: IntacctCredentials,
+        *,
+        http: requests.Session | None = None,
+        connect_timeout_s: float = 3.05,
+        read_timeout_s: float = 60.0,
+        backoff: Backoff | None = None,
+        sessions: SessionCache = PROCESS_SESSIONS,
+        gate: Callable[[], AbstractContextManager[Any]] | None = None,
+        already_executed_markers: Sequence[str] = DEFAULT_ALREADY_EXECUTED_MARKERS,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        """`gate` wraps every HTTP request (a stack-wide concurrency limit plugs in here)."""
+        self.credentials = credentials
+        self.http = http or self._pooled_session()
+        self.connect_timeout_s = connect_timeout_s
+        self.read_timeout_s = read_timeout_s
+        self.backoff = backoff or Backoff()
+        self.sessions = sessions
+        self.gate = gate or contextlib.nullcontext
+        self.already_executed_markers = tuple(m.lower() for m in already_executed_markers)
+        self.sleep = sleep
+        self.http_requests = 0  # POSTs sent, for round-trip accounting (bench, tests)
+        c = credentials
+        self._session_key = (c.endpoint_url, c.sender_id, c.company_id, c.user_id, c.entity_id or "")
+
+    @staticmethod
+    def _pooled_session() -> requests.Session:
+        s = requests.Session()
+        # Retries are ours (they know which requests are safe to repeat); urllib3's are off.
+        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=8, max_retries=0)
+        s.mount("https://", adapter)
+        s.mount("http://", adapter)
+        return s
+
+    # --- public API ------------------------------------------------------------------------
+
+    def execute(
+        self, functions: Sequence[Function], *, deadline: Deadline, transaction: bool = False
+    ) -> list[Result]:
+        """Send `functions` in one request; one `Result` per function, in the same order."""
+        if len({f.controlid for f in functions}) != len(functions):
+            raise ValueError("function controlids must be unique within a request")
+        for attempt in (1, 2):
+            session = self._session(deadline)
+            response = self._round_trip(
+                functions, SessionAuth(session.session_id), session.endpoint, deadline, transaction
+            )
+            if response.control_status == "failure":
+                raise classify_control_failure(response.control_errors, sender_id=self.credentials.sender_id)
+            if response.auth_status == "failure":
+                # A session may expire or be revoked at any time: log in again, once.
+                self.sessions.drop(self._session_key, session)
+                if attempt == 1:
+                    log.info("intacct session rejected; signing in again")
+                    continue
+                raise classify_auth_failure(
+                    response.auth_errors,
+                    sender_id=self.credentials.sender_id,
+                    entity_id=self.credentials.entity_id,
+                )
+            return self._match_results(functions, response)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def execute_one(self, function: Function, *, deadline: Deadline) -> Result:
+        """Send one function; its failure raises the typed error."""
+        result = self.execute([function], deadline=deadline)[0]
+        self.raise_for(result)
+        return result
+
+    def raise_for(self, result: Result) -> None:
+        """Raise the typed error of a failed or aborted result; no-op on success."""
+        if not result.ok:
+            raise classify_function_failure(
+                result.errors,
+                function=result.function,
+                controlid=result.controlid,
+                already_executed_markers=self.already_executed_markers,
+            )
+
+    def iter_query(
+        self,
+        obj: str,
+        fields: Sequence[str],
+        *,
+        deadline: Deadline,
+        filter: Filter | None = None,  # Intacct's own element name
+        order_by: Sequence[tuple[str, bool]] = (),
+        docparid: str | None = None,
+        case_insensitive: bool = False,
+        page_size: int = 1000,
+    ) -> Iterator[Record]:
+        """Every record of a `query`, fetched page by page with `offset`."""
+        offset = 0
+        while True:
+            result = self.execute_one(
+                fn.query(
+                    obj,
+                    fields,
+                    filter=filter,
+                    order_by=order_by,
+                    docparid=docparid,
+                    case_insensitive=case_insensitive,
+                    page_size=page_size,
+                    offset=offset,
+                ),
+                deadline=deadline,
+            )
+            records = result.records()
+            yield from records
+            if not records or not result.num_remaining:
+                return
+            offset += len(records)
+
+    def iter_read_by_query(
+        self,
+        obj: str,
+        query_text: str = "",
+        *,
+        deadline: Deadline,
+        fields: Sequence[str] = ("*",),
+        docparid: str | None = None,
+        page_size: int = 1000,
+    ) -> Iterator[Record]:
+        """Every record of a `readByQuery`, following `readMore` with the pinned resultId."""
+        result = self.execute_one(
+            fn.read_by_query(obj, query_text, fields=fields, docparid=docparid, page_size=page_size),
+            deadline=deadline,
+        )
+        while True:
+            yield from result.records()
+            if not result.num_remaining or not result.result_id:
+                return
+            result = self.execute_one(fn.read_more(result.result_id), deadline=deadline)
+
+    def lookup(self, obj: str, *, deadline: Deadline, docparid: str | None = None) -> list[FieldInfo]:
+        """The fields of an object (to check a company's setup or a field name)."""
+        result = self.execute_one(fn.lookup(obj, docparid=docparid), deadline=deadline)
+        return [
+            FieldInfo(
+                id=f.findtext("ID", ""),
+                label=f.findtext("LABEL", ""),
+                data_type=f.findtext("DATATYPE", ""),
+                required=f.findtext("REQUIRED", "") == "true",
+                read_only=f.findtext("READONLY", "") == "true",
+            )
+            for f in result.iter_elements("Type/Fields/Field")
+        ]
+
+    def item_totals(
+        self, *, deadline: Deadline, item_id: str | None = None, warehouse_id: str | None = None
+    ) -> list[ItemTotal]:
+        """On-hand, on-order and on-hold per item and warehouse (`get_icitemtotals`)."""
+        result = self.execute_one(fn.get_icitemtotals(item_id, warehouse_id), deadline=deadline)
+        return [
+            ItemTotal(
+                item_id=t.findtext("itemid", ""),
+                warehouse_id=t.findtext("warehouseid", ""),
+                on_hand=_decimal(t.findtext("onhand")),
+                on_order=_decimal(t.findtext("onorder")),
+                on_hold=_decimal(t.findtext("onhold")),
+            )
+            for t in result.iter_elements(".//itemtotal")
+        ]
+
+    # --- sessions --------------------------------------------------------------------------
+
+    def _session(self, deadline: Deadline) -> ApiSession:
+        cached = self.sessions.get(self._session_key)
+        if cached is not None:
+            return cached
+        c = self.credentials
+        auth = LoginAuth(c.user_id, c.company_id, c.user_password.get_secret_value(), c.entity_id)
+        # getAPISession goes alone in its own request, as the docs ask.
+        response = self._round_trip([fn.get_api_session()], auth, c.endpoint_url, deadline, False)
+        if response.control_status == "failure":
+            raise classify_control_failure(response.control_errors, sender_id=c.sender_id)
+        if response.auth_status == "failure":
+            raise classify_auth_failure(response.auth_errors, sender_id=c.sender_id, entity_id=c.entity_id)
+        result = response.results[0] if response.results else None
+        if result is None:
+            raise IntacctRequestError("getAPISession returned no result")
+        self.raise_for(result)
+        session_id = next(result.iter_elements("api/sessionid"), None)
+        endpoint = next(result.iter_elements("api/endpoint"), None)
+        if session_id is None or not session_id.text:
+            raise IntacctRequestError("getAPISession returned no session id")
+        session = ApiSession(session_id.text.strip(), self._trusted_endpoint(endpoint))
+        self.sessions.put(self._session_key, session)
+        return session
+
+    def _trusted_endpoint(self, endpoint: Any) -> str:
+        """The returned endpoint, if it is Intacct's (or the configured host); else the configured one.
+
+        The session id is sent there, so a response must not be able to point it anywhere else.
+        """
+        configured = self.credentials.endpoint_url
+        url = (endpoint.text or "").strip() if endpoint is not None else ""
+        if not url:
+            return configured
+        host = _host(url)
+        intacct = urlsplit(url).scheme == "https" and (host == "intacct.com" or host.endswith(".intacct.com"))
+        if intacct or host == _host(configured):
+            return url
+        log.warning("ignoring session endpoint on an unexpected host", extra={"host": host})
+        return configured
+
+    # --- transport -------------------------------------------------------------------------
+
+    def _round_trip(
+        self,
+        functions: Sequence[Function],
+        auth: LoginAuth | SessionAuth,
+        endpoint: str,
+        deadline: Deadline,
+        transaction: bool,
+    ) -> Response:
+        """POST with retries for failures where nothing ran; raise for the rest."""
+        writes = [f.controlid for f in functions if f.write]
+        body = build_request(
+            sender_id=self.credentials.sender_id,
+            sender_password=self.credentials.sender_password.get_secret_value(),
+            control_id=uuid.uuid4().hex,
+            auth=auth,
+            functions=functions,
+            unique_id=bool(writes),
+            transaction=transaction,
+        )
+        names = [f.name for f in functions]
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return self._post_once(
+                    endpoint, body=body, writes=writes, deadline=deadline, names=names, attempt=attempt
+                )
+            except IntacctTransientError as exc:
+                delay = self.backoff.delay(attempt)
+                if (
+                    attempt >= self.backoff.max_attempts
+                    or delay + self.connect_timeout_s >= deadline.remaining()
+                ):
+                    exc.message = f"{exc.message} (gave up after {attempt} attempt(s))"
+                    raise
+                log.info(
+                    "intacct transient failure; retrying",
+                    extra={"error": type(exc).__name__, "attempt": attempt, "delay_s": round(delay, 3)},
+                )
+                self.sleep(delay)
+
+    def _post_once(
+        self,
+        endpoint: str,
+        *,
+        body: bytes,
+        writes: Sequence[str],
+        deadline: Deadline,
+        names: Sequence[str],
+        attempt: int,
+    ) -> Response:
+        read_timeout = min(self.read_timeout_s, deadline.remaining())
+        if read_timeout <= 0:
+            raise IntacctUnavailable("no time left to call Intacct before the deadline")
+        started = time.monotonic()
+        status: int | None = None
+        try:
+            with self.gate():
+                self.http_requests += 1
+                try:
+                    resp = self.http.post(
+                        endpoint,
+                        data=body,
+                        headers=_HEADERS,
+                        timeout=(self.connect_timeout_s, read_timeout),
+                        stream=True,
+                    )
+                    status = resp.status_code
+                    content = self._read_capped(resp)
+                except requests.RequestException as exc:
+                    if _not_sent(exc):
+                        raise IntacctUnavailable(
+                            f"could not connect to Intacct ({type(exc).__name__})"
+                        ) from None
+                    if writes:
+                        raise IntacctOutcomeUnknown(
+                            f"Intacct's answer to a write was lost ({type(exc).__name__})", controlids=writes
+                        ) from None
+                    raise IntacctUnavailable(f"Intacct did not answer ({type(exc).__name__})") from None
+        finally:
+            log.info(
+                "intacct request",
+                extra={
+                    "functions": list(names),
+                    "write_controlids": list(writes)[:10],
+                    "http_status": status,
+                    "attempt": attempt,
+                    "ms": round((time.monotonic() - started) * 1000, 1),
+                },
+            )
+        return self._interpret(status, content, writes)
+
+    @staticmethod
+    def _read_capped(resp: requests.Response) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in resp.iter_content(64 * 1024):
+            size += len(chunk)
+            if size > MAX_RESPONSE_BYTES:
+                resp.close()
+                raise requests.ConnectionError("response larger than the client accepts")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _interpret(self, status: int, content: bytes, writes: Sequence[str]) -> Response:
+        if status == 429:
+            raise IntacctRateLimited("Intacct answered HTTP 429 (rate limit, GW-0010)")
+        if status in _NOT_PROCESSED:
+            raise IntacctUnavailable(f"Intacct answered HTTP {status}")
+        try:
+            response = parse_response(content)
+        except MalformedResponse as exc:
+            if status >= 500 or status == 200:
+                if writes:
+                    raise IntacctOutcomeUnknown(
+                        f"Intacct answered HTTP {status} without a usable body after a write ({exc})",
+                        controlids=writes,
+                    ) from None
+                raise IntacctUnavailable(
+                    f"Intacct answered HTTP {status} without a usable body ({exc})"
+                ) from None
+            raise IntacctRequestError(
+                f"the Intacct endpoint answered HTTP {status}, not an Intacct response",
+                fix="Check endpoint_url in the Intacct credentials secret (or remove it for the default).",
+            ) from None
+        errors = response.control_errors if response.control_status == "failure" else response.auth_errors
+        if is_rate_limited(errors):
+            raise IntacctRateLimited("Intacct rate limit (GW-0010)", errors=errors)
+        if is_offline(errors):
+            raise IntacctUnavailable("Intacct is temporarily off-line", errors=errors)
+        return response
+
+    def _match_results(self, functions: Sequence[Function], response: Response) -> list[Result]:
+        by_id = {r.controlid: r for r in response.results}
+        missing = [f.controlid for f in functions if f.controlid not in by_id]
+        if missing:
+            writes = [f.controlid for f in functions if f.write and f.controlid in missing]
+            if writes:
+                raise IntacctOutcomeUnknown("Intacct's answer lacks results for writes", controlids=writes)
+            raise IntacctUnavailable(f"Intacct's answer lacks {len(missing)} result(s)")
+        return [by_id[f.controlid] for f in functions]

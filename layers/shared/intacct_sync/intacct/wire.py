@@ -1,0 +1,278 @@
+"""The Intacct XML envelope: building requests and parsing responses.
+
+Requests are built with ElementTree (escaping is the builder's job, never ours); responses are
+parsed with defusedxml, which refuses DTDs, entity expansion and external references, so a
+hostile or broken gateway answer cannot blow up memory or read local files.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Literal
+
+import defusedxml.ElementTree as DET
+from defusedxml import DefusedXmlException
+
+from intacct_sync.intacct.errors import ErrorDetail
+
+DTD_VERSION = "3.0"
+MAX_CONTROLID = 256
+
+# XML 1.0 allows tab, LF, CR and everything from U+0020 except surrogates and U+FFFE/U+FFFF.
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+Record = dict[str, str]
+
+
+def xml_text(value: str | int | Decimal) -> str:
+    """Text safe for an XML 1.0 document: characters XML cannot carry are dropped.
+
+    Escaping of `&`, `<`, `>` and quotes is left to the serializer.
+    """
+    text = format(value, "f") if isinstance(value, Decimal) else str(value)
+    return _XML_INVALID.sub("", text)
+
+
+def sub(parent: ET.Element, tag: str, value: str | int | Decimal | None = None) -> ET.Element:
+    """Append `<tag>value</tag>`; a None value writes an empty element."""
+    el = ET.SubElement(parent, tag)
+    if value is not None:
+        el.text = xml_text(value)
+    return el
+
+
+def check_controlid(controlid: str) -> str:
+    if not 1 <= len(controlid) <= MAX_CONTROLID:
+        raise ValueError(f"Intacct controlids are 1 to {MAX_CONTROLID} characters, got {len(controlid)}")
+    if _XML_INVALID.search(controlid):
+        raise ValueError("controlid contains characters XML cannot carry")
+    return controlid
+
+
+@dataclass(frozen=True)
+class Function:
+    """One `<function controlid=...>` with its single child element.
+
+    `write` marks functions that change Intacct: a request holding one is sent with
+    uniqueid=true, and a lost answer to it is reported as an unknown outcome, never retried blindly.
+    """
+
+    name: str
+    controlid: str
+    element: ET.Element = field(compare=False, repr=False)
+    write: bool = False
+    object: str | None = None
+
+    def __post_init__(self) -> None:
+        check_controlid(self.controlid)
+
+
+@dataclass(frozen=True)
+class LoginAuth:
+    user_id: str
+    company_id: str
+    password: str = field(repr=False)
+    entity_id: str | None = None
+
+
+@dataclass(frozen=True)
+class SessionAuth:
+    session_id: str = field(repr=False)
+
+
+def build_request(
+    *,
+    sender_id: str,
+    sender_password: str,
+    control_id: str,
+    auth: LoginAuth | SessionAuth,
+    functions: Sequence[Function],
+    unique_id: bool,
+    transaction: bool = False,
+) -> bytes:
+    """Serialize a full request envelope in the DTD's element order."""
+    if not functions:
+        raise ValueError("an Intacct request carries at least one function")
+    root = ET.Element("request")
+    control = sub(root, "control")
+    sub(control, "senderid", sender_id)
+    sub(control, "password", sender_password)
+    sub(control, "controlid", check_controlid(control_id))
+    sub(control, "uniqueid", "true" if unique_id else "false")
+    sub(control, "dtdversion", DTD_VERSION)
+    sub(control, "includewhitespace", "false")
+    operation = ET.SubElement(root, "operation", {"transaction": "true" if transaction else "false"})
+    authentication = sub(operation, "authentication")
+    if isinstance(auth, SessionAuth):
+        sub(authentication, "sessionid", auth.session_id)
+    else:
+        login = sub(authentication, "login")
+        sub(login, "userid", auth.user_id)
+        sub(login, "companyid", auth.company_id)
+        sub(login, "password", auth.password)
+        if auth.entity_id:
+            sub(login, "locationid", auth.entity_id)
+    content = sub(operation, "content")
+    for fn in functions:
+        wrapper = ET.SubElement(content, "function", {"controlid": fn.controlid})
+        wrapper.append(fn.element)
+    body: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return body
+
+
+# --- responses -------------------------------------------------------------------------------
+
+
+class MalformedResponse(Exception):
+    """The body is not an Intacct response (not XML, hostile XML, or the wrong shape)."""
+
+
+ResultStatus = Literal["success", "failure", "aborted"]
+
+
+def _flatten(el: ET.Element, prefix: str, out: Record) -> None:
+    for child in el:
+        key = f"{prefix}{child.tag}"
+        if len(child):
+            _flatten(child, key + ".", out)
+        else:
+            out[key] = child.text or ""
+
+
+@dataclass(frozen=True)
+class Result:
+    """One `<result>`: status, identity, and what came back (key, data, errors)."""
+
+    status: ResultStatus
+    function: str
+    controlid: str
+    key: str | None = None
+    data: ET.Element | None = field(default=None, compare=False, repr=False)
+    errors: tuple[ErrorDetail, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "success"
+
+    def _attr(self, name: str) -> str | None:
+        return None if self.data is None else self.data.get(name)
+
+    def _int_attr(self, name: str) -> int | None:
+        value = self._attr(name)
+        return int(value) if value not in (None, "") else None
+
+    @property
+    def count(self) -> int | None:
+        return self._int_attr("count")
+
+    @property
+    def total_count(self) -> int | None:
+        return self._int_attr("totalcount")
+
+    @property
+    def num_remaining(self) -> int | None:
+        return self._int_attr("numremaining")
+
+    @property
+    def result_id(self) -> str | None:
+        return self._attr("resultId") or None
+
+    def records(self) -> list[Record]:
+        """Each child of `<data>` as a flat dict; nested elements become dotted keys.
+
+        `<customer><DISPLAYCONTACT><EMAIL1>x</EMAIL1>...` gives {"DISPLAYCONTACT.EMAIL1": "x"},
+        the same spelling `query` uses for related fields.
+        """
+        if self.data is None:
+            return []
+        out: list[Record] = []
+        for child in self.data:
+            rec: Record = {}
+            _flatten(child, "", rec)
+            out.append(rec)
+        return out
+
+    def iter_elements(self, path: str) -> Iterator[ET.Element]:
+        """Elements under `<data>` matching an ElementTree path (legacy shapes)."""
+        if self.data is not None:
+            yield from self.data.iterfind(path)
+
+
+@dataclass(frozen=True)
+class Response:
+    control_status: str
+    control_errors: tuple[ErrorDetail, ...]
+    auth_status: str | None
+    auth_errors: tuple[ErrorDetail, ...]
+    results: tuple[Result, ...]
+    session_timeout: str | None = None
+
+
+def _text(el: ET.Element | None, tag: str) -> str:
+    if el is None:
+        return ""
+    child = el.find(tag)
+    return (child.text or "").strip() if child is not None else ""
+
+
+def _errors(container: ET.Element | None) -> tuple[ErrorDetail, ...]:
+    if container is None:
+        return ()
+    msg = container.find("errormessage") if container.tag != "errormessage" else container
+    if msg is None:
+        return ()
+    return tuple(
+        ErrorDetail(
+            errorno=_text(err, "errorno"),
+            description=_text(err, "description"),
+            description2=_text(err, "description2"),
+            correction=_text(err, "correction"),
+        )
+        for err in msg.findall("error")
+    )
+
+
+def parse_response(body: bytes) -> Response:
+    """Parse a gateway answer. Raises `MalformedResponse` for anything not an Intacct response."""
+    try:
+        root = DET.fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except (DefusedXmlException, ET.ParseError, ValueError) as exc:
+        raise MalformedResponse(f"not a safe XML document: {type(exc).__name__}") from exc
+    if root.tag != "response":
+        raise MalformedResponse(f"root element is <{root.tag}>, expected <response>")
+    control = root.find("control")
+    control_status = _text(control, "status")
+    if control_status not in ("success", "failure"):
+        raise MalformedResponse("response has no control status")
+    control_errors = _errors(root)
+    operation = root.find("operation")
+    auth = operation.find("authentication") if operation is not None else None
+    results: list[Result] = []
+    if operation is not None:
+        for res in operation.findall("result"):
+            status = _text(res, "status")
+            if status not in ("success", "failure", "aborted"):
+                raise MalformedResponse(f"result with status '{status}'")
+            results.append(
+                Result(
+                    status=status,  # type: ignore[arg-type]  # checked just above
+                    function=_text(res, "function"),
+                    controlid=_text(res, "controlid"),
+                    key=_text(res, "key") or None,
+                    data=res.find("data"),
+                    errors=_errors(res),
+                )
+            )
+    auth_errors = _errors(operation) if operation is not None else ()
+    return Response(
+        control_status=control_status,
+        control_errors=control_errors,
+        auth_status=_text(auth, "status") or None,
+        auth_errors=auth_errors,
+        results=tuple(results),
+        session_timeout=_text(auth, "sessiontimeout") or None,
+    )
