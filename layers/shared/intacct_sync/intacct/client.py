@@ -164,8 +164,12 @@ class IntacctClient:
         gate: Callable[[], AbstractContextManager[Any]] | None = None,
         already_executed_markers: Sequence[str] = DEFAULT_ALREADY_EXECUTED_MARKERS,
         sleep: Callable[[float], None] = time.sleep,
+        min_attempt_s: float = 0.5,
     ) -> None:
-        """`gate` wraps every HTTP request (a stack-wide concurrency limit plugs in here)."""
+        """`gate` wraps every HTTP request (a stack-wide concurrency limit plugs in here).
+
+        A retry starts only if at least `min_attempt_s` of the deadline would remain for it.
+        """
         self.credentials = credentials
         self.http = http or self._pooled_session()
         self.connect_timeout_s = connect_timeout_s
@@ -175,6 +179,7 @@ class IntacctClient:
         self.gate = gate or contextlib.nullcontext
         self.already_executed_markers = tuple(m.lower() for m in already_executed_markers)
         self.sleep = sleep
+        self.min_attempt_s = min_attempt_s
         self.http_requests = 0  # POSTs sent, for round-trip accounting (bench, tests)
         c = credentials
         self._session_key = (c.endpoint_url, c.sender_id, c.company_id, c.user_id, c.entity_id or "")
@@ -197,7 +202,7 @@ class IntacctClient:
         if len({f.controlid for f in functions}) != len(functions):
             raise ValueError("function controlids must be unique within a request")
         for attempt in (1, 2):
-            session = self._session(deadline)
+            session = self.session(deadline)
             response = self._round_trip(
                 functions, SessionAuth(session.session_id), session.endpoint, deadline, transaction
             )
@@ -320,7 +325,8 @@ class IntacctClient:
 
     # --- sessions --------------------------------------------------------------------------
 
-    def _session(self, deadline: Deadline) -> ApiSession:
+    def session(self, deadline: Deadline) -> ApiSession:
+        """The cached API session, or a new one from getAPISession (sent with login credentials)."""
         cached = self.sessions.get(self._session_key)
         if cached is not None:
             return cached
@@ -391,10 +397,7 @@ class IntacctClient:
                 )
             except IntacctTransientError as exc:
                 delay = self.backoff.delay(attempt)
-                if (
-                    attempt >= self.backoff.max_attempts
-                    or delay + self.connect_timeout_s >= deadline.remaining()
-                ):
+                if attempt >= self.backoff.max_attempts or delay + self.min_attempt_s >= deadline.remaining():
                     exc.message = f"{exc.message} (gave up after {attempt} attempt(s))"
                     raise
                 log.info(

@@ -1,0 +1,1 @@
+"""`make bench`: performance figures for the notes. Measures; never asserts."""

@@ -1,0 +1,18 @@
+"""Run every bench section and print its figures."""
+
+from __future__ import annotations
+
+import logging
+
+from bench import intacct_client
+from bench.report import print_section
+
+
+def main() -> None:
+    logging.disable(logging.INFO)
+    print("intacct-sync bench (figures vary by machine; compare runs on the same one)")
+    print_section("Intacct client", intacct_client.run())
+
+
+if __name__ == "__main__":
+    main()
