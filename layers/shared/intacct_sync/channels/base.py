@@ -1,0 +1,367 @@
+"""What every channel adapter shares; what differs between channels is data in `ChannelSpec`.
+
+An adapter is a pure function of (headers, raw body, connection): no clock (except the replay
+window of a timestamped signature), no I/O. The webhook handler calls, in this order:
+
+    adapter.detect_ping(headers, body)            -> Ping | None   (answer 200, enqueue nothing)
+    adapter.verify_signature(headers, body, conn) -> None or raise InvalidSignature (401)
+    adapter.parse(headers, body, conn)            -> list[CanonicalEvent] or raise InvalidPayload (400)
+
+`receive()` in `intacct_sync.channels` does exactly that. An empty list means "accepted, nothing
+to do" (a topic this product does not use, a non-success transaction).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from email.utils import parsedate_to_datetime
+from typing import Any, ClassVar, Final
+
+from pydantic import BaseModel, ValidationError
+
+from intacct_sync.channels.errors import InvalidPayload
+from intacct_sync.channels.signatures import DigestEncoding, verify_hmac
+from intacct_sync.models.connection import Connection
+from intacct_sync.models.events import CanonicalEvent
+from intacct_sync.models.money import ZERO, to_decimal
+from intacct_sync.models.order import Channel
+
+# SQS FIFO MessageDeduplicationId: 1-128 printable ASCII characters.
+_MAX_EVENT_ID: Final = 128
+
+
+# ---------------------------------------------------------------------------------------------
+# Headers
+
+
+class Headers(Mapping[str, str]):
+    """Case-insensitive, read-only view of request headers (names stored lower-case)."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, headers: Mapping[str, str] | None = None) -> None:
+        if isinstance(headers, Headers):
+            self._items: dict[str, str] = headers._items
+        else:
+            self._items = {str(k).lower(): str(v) for k, v in (headers or {}).items()}
+
+    def __getitem__(self, key: str) -> str:
+        return self._items[key.lower()]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key.lower() in self._items
+
+    def first(self, names: tuple[str, ...]) -> str | None:
+        """Value of the first of `names` present and non-empty."""
+        for name in names:
+            value = self._items.get(name.lower(), "").strip()
+            if value:
+                return value
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Ping:
+    """A channel's unsigned reachability check (WooCommerce on webhook save): answer 200."""
+
+    channel: Channel
+    webhook_id: str | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading channel JSON with field paths in every error
+
+
+def load_json_object(raw_body: bytes, what: str) -> dict[str, Any]:
+    """json.loads the body and require an object; every failure is an InvalidPayload."""
+    try:
+        value = json.loads(raw_body, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        # ValueError covers JSONDecodeError, UnicodeDecodeError and over-long integers;
+        # RecursionError is hostile nesting.
+        raise InvalidPayload("body is not valid JSON", path=what) from None
+    if not isinstance(value, dict):
+        raise InvalidPayload(f"expected a JSON object, got {_kind(value)}", path=what)
+    return value
+
+
+def as_object(value: object, path: str) -> Node:
+    if not isinstance(value, dict):
+        raise InvalidPayload(f"expected an object, got {_kind(value)}", path=path)
+    return Node(value, path)
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not allowed")
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "null"
+    return {
+        bool: "boolean",
+        int: "number",
+        float: "number",
+        str: "string",
+        list: "array",
+        dict: "object",
+    }.get(type(value), type(value).__name__)
+
+
+def parse_datetime(value: object, path: str, *, naive_is_utc: bool) -> datetime:
+    """ISO-8601 (or RFC 2822, BigCommerce v2) text -> aware UTC datetime.
+
+    A naive value is UTC when `naive_is_utc` (WooCommerce *_gmt fields), else rejected.
+    """
+    if not isinstance(value, str) or not value.strip() or len(value) > 64:
+        raise InvalidPayload(f"expected a date-time string, got {_kind(value)}", path=path)
+    text = value.strip()
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        try:
+            parsed = parsedate_to_datetime(text)
+        except (ValueError, TypeError, IndexError, OverflowError):
+            raise InvalidPayload("not an ISO-8601 or RFC 2822 date-time", path=path) from None
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        if not naive_is_utc:
+            raise InvalidPayload("date-time has no UTC offset", path=path)
+        parsed = parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise InvalidPayload("date-time out of range", path=path) from None
+
+
+class Node:
+    """A JSON object with its path; typed getters raise InvalidPayload naming the field."""
+
+    __slots__ = ("path", "raw")
+
+    def __init__(self, raw: dict[str, Any], path: str) -> None:
+        self.raw = raw
+        self.path = path
+
+    def at(self, key: str) -> str:
+        return f"{self.path}.{key}"
+
+    def get(self, key: str) -> Any:
+        return self.raw.get(key)
+
+    def has(self, key: str) -> bool:
+        return self.raw.get(key) is not None
+
+    def id(self, key: str) -> str:
+        """A required identifier: a non-empty string or an integer, returned as text."""
+        value = self.raw.get(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        if isinstance(value, str) and value.strip() and len(value) <= 255:
+            return value.strip()
+        raise InvalidPayload(f"expected an id (string or integer), got {_kind(value)}", path=self.at(key))
+
+    def opt_id(self, key: str) -> str | None:
+        value = self.raw.get(key)
+        if value in (None, "", 0):
+            return None
+        return self.id(key)
+
+    def text(self, key: str, *, max_len: int = 4000) -> str | None:
+        """Optional text: null and blank become None; numbers are accepted as text."""
+        value = self.raw.get(key)
+        if value is None:
+            return None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str):
+            raise InvalidPayload(f"expected a string, got {_kind(value)}", path=self.at(key))
+        value = value.strip()
+        if len(value) > max_len:
+            raise InvalidPayload(f"longer than {max_len} characters", path=self.at(key))
+        return value or None
+
+    def required_text(self, key: str) -> str:
+        value = self.text(key)
+        if value is None:
+            raise InvalidPayload("required, got nothing", path=self.at(key))
+        return value
+
+    def decimal(self, key: str) -> Decimal:
+        value = self.raw.get(key)
+        try:
+            return to_decimal(value)
+        except (ValueError, TypeError) as exc:
+            raise InvalidPayload(
+                f"expected a decimal number ({exc}), got {_kind(value)}", path=self.at(key)
+            ) from None
+
+    def opt_decimal(self, key: str, default: Decimal = ZERO) -> Decimal:
+        value = self.raw.get(key)
+        if value is None or value == "":
+            return default
+        return self.decimal(key)
+
+    def flag(self, key: str, default: bool = False) -> bool:
+        value = self.raw.get(key)
+        if value is None:
+            return default
+        if isinstance(value, bool):
+            return value
+        raise InvalidPayload(f"expected true/false, got {_kind(value)}", path=self.at(key))
+
+    def opt_int(self, key: str) -> int | None:
+        value = self.raw.get(key)
+        if value is None or value == "":
+            return None
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 19:
+            return int(value)
+        raise InvalidPayload(f"expected an integer, got {_kind(value)}", path=self.at(key))
+
+    def date_time(self, key: str, *, naive_is_utc: bool = False) -> datetime:
+        return parse_datetime(self.raw.get(key), self.at(key), naive_is_utc=naive_is_utc)
+
+    def opt_date_time(self, key: str, *, naive_is_utc: bool = False) -> datetime | None:
+        value = self.raw.get(key)
+        if value is None or value == "":
+            return None
+        return parse_datetime(value, self.at(key), naive_is_utc=naive_is_utc)
+
+    def obj(self, key: str) -> Node | None:
+        """An optional nested object (null, missing and [] -> None)."""
+        value = self.raw.get(key)
+        if value is None or value == []:
+            return None
+        return as_object(value, self.at(key))
+
+    def objects(self, key: str) -> list[Node]:
+        """An optional array of objects (null or missing -> [])."""
+        value = self.raw.get(key)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise InvalidPayload(f"expected an array, got {_kind(value)}", path=self.at(key))
+        return [as_object(item, f"{self.at(key)}[{i}]") for i, item in enumerate(value)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Building canonical models and event ids
+
+
+def build[M: BaseModel](model: type[M], path: str, /, **fields: Any) -> M:
+    """Construct a canonical model; a validation failure becomes an InvalidPayload naming the
+    field (values are never echoed: models hide input in errors)."""
+    try:
+        return model(**fields)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False, include_input=False)[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise InvalidPayload(first["msg"], path=f"{path}.{where}" if where else path) from None
+
+
+def event_id(*parts: str) -> str:
+    """Deterministic dedup id from its parts: readable when it fits SQS FIFO's 128 printable
+    characters, else '<first part>:sha256:<hex>' of all parts."""
+    readable = ":".join(parts)
+    safe = readable.isascii() and readable.isprintable() and " " not in readable
+    if safe and len(readable) <= _MAX_EVENT_ID:
+        return readable
+    digest = hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{parts[0]}:sha256:{digest}"
+
+
+def state_digest(model: BaseModel) -> str:
+    """Short digest of a canonical model's content: equal states give equal digests."""
+    return hashlib.sha256(model.model_dump_json().encode()).hexdigest()[:16]
+
+
+def is_placed(status: str | None, connection: Connection, default: Callable[[str | None], bool]) -> bool:
+    """Apply the connection's `placed_statuses` override, else the channel's default rule."""
+    if connection.placed_statuses is not None:
+        return status is not None and status.lower() in {s.lower() for s in connection.placed_statuses}
+    return default(status)
+
+
+# ---------------------------------------------------------------------------------------------
+# The adapter
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelSpec:
+    """The data-driven differences between channels' webhook deliveries."""
+
+    channel: Channel
+    signature_headers: tuple[str, ...]
+    """Header(s) carrying the body HMAC; first present wins (Shopify has an un-prefixed twin)."""
+    digest_encoding: DigestEncoding
+    topic_headers: tuple[str, ...]
+    event_id_headers: tuple[str, ...] = ()
+    """Headers naming the event, in order of preference for the dedup key."""
+    delivery_id_headers: tuple[str, ...] = ()
+    """Headers naming the delivery (logged, not the dedup key unless said)."""
+    topics: Mapping[str, str] = field(default_factory=dict)
+    """Topic -> handler kind; topics not listed are accepted and ignored."""
+
+
+class ChannelAdapter:
+    """Base adapter: HMAC-over-body verification driven by `spec`; `parse` per channel."""
+
+    spec: ClassVar[ChannelSpec]
+
+    def detect_ping(self, headers: Mapping[str, str], raw_body: bytes) -> Ping | None:
+        """A channel's unsigned reachability ping, or None. Default: channels have none."""
+        return None
+
+    def verify_signature(
+        self,
+        headers: Mapping[str, str],
+        raw_body: bytes,
+        connection: Connection,
+        *,
+        now: float | None = None,
+    ) -> None:
+        """Raise InvalidSignature unless the body is signed with the connection's secret."""
+        hdrs = Headers(headers)
+        keys = [
+            secret.get_secret_value().encode("utf-8")
+            for secret in (connection.webhook_secret, connection.previous_webhook_secret)
+            if secret is not None
+        ]
+        verify_hmac(
+            raw_body,
+            hdrs.first(self.spec.signature_headers),
+            keys,
+            encoding=self.spec.digest_encoding,
+            header_name=self.spec.signature_headers[0],
+        )
+
+    def parse(
+        self, headers: Mapping[str, str], raw_body: bytes, connection: Connection
+    ) -> list[CanonicalEvent]:
+        """Turn one delivery into canonical events; raises InvalidPayload."""
+        raise NotImplementedError
+
+    def topic(self, headers: Headers) -> str:
+        topic = headers.first(self.spec.topic_headers)
+        if topic is None:
+            raise InvalidPayload(f"missing {self.spec.topic_headers[0]} header", path="headers")
+        if len(topic) > 128:
+            raise InvalidPayload("topic header too long", path="headers")
+        return topic
+
+
+def now_seconds() -> float:
+    return time.time()

@@ -1,0 +1,580 @@
+"""Shopify webhooks -> canonical events.
+
+Body: the REST resource of the topic, unwrapped, in shop money (`currency`); presentment-currency
+twins (`*_set.presentment_money`) are ignored. Timestamps carry offsets.
+
+Topics: orders/create, orders/updated, orders/paid, orders/cancelled, orders/fulfilled,
+orders/partially_fulfilled -> Order (+ Cancellation when `cancelled_at`, + one Refund per
+`refunds[]`); orders/delete -> Cancellation; refunds/create -> Refund;
+order_transactions/create -> Payment when kind is capture/sale and status success. Any other
+topic is accepted and yields nothing. Payments come only from transactions: order payloads carry
+no transaction ids, so subscribe order_transactions/create.
+
+Dedup key (`event_id`):
+- delivered events: shopify:<connection>:<kind>:<topic>:<X-Shopify-Event-Id>, falling back to
+  X-Shopify-Webhook-Id, then to <order id>@<updated_at>. The docs disagree on which header is the
+  dedup key (channels.md §1.1, unsure); Event-Id is stable across retries *and* across duplicate
+  subscriptions, so it is preferred; `ShopifyAdapter.spec.event_id_headers` holds the order.
+  The topic is part of the key in case one event id spans several topics.
+- derived events use the business identity, so every delivery that carries them dedups to one:
+  payment -> transaction id, refund -> refund id, cancellation -> order id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Final
+
+from intacct_sync.channels.base import (
+    ChannelAdapter,
+    ChannelSpec,
+    Headers,
+    Node,
+    as_object,
+    build,
+    event_id,
+    is_placed,
+    load_json_object,
+)
+from intacct_sync.models.connection import Connection
+from intacct_sync.models.events import (
+    CancellationEvent,
+    CanonicalEvent,
+    OrderEvent,
+    PaymentEvent,
+    RefundEvent,
+)
+from intacct_sync.models.money import ZERO
+from intacct_sync.models.order import (
+    Address,
+    Cancellation,
+    Customer,
+    Discount,
+    FinancialStatus,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Payment,
+    Refund,
+    RefundLine,
+    ShippingLine,
+)
+
+CHANNEL: Final = "shopify"
+_ORDER, _DELETE, _REFUND, _TRANSACTION = "order", "order_delete", "refund", "transaction"
+
+SPEC: Final = ChannelSpec(
+    channel=CHANNEL,
+    # The "Events" product sends the same headers without the X- prefix.
+    signature_headers=("x-shopify-hmac-sha256", "shopify-hmac-sha256"),
+    digest_encoding="base64",
+    topic_headers=("x-shopify-topic", "shopify-topic"),
+    event_id_headers=(
+        "x-shopify-event-id",
+        "shopify-event-id",
+        "x-shopify-webhook-id",
+        "shopify-webhook-id",
+    ),
+    delivery_id_headers=("x-shopify-webhook-id", "shopify-webhook-id"),
+    topics={
+        "orders/create": _ORDER,
+        "orders/updated": _ORDER,
+        "orders/paid": _ORDER,
+        "orders/cancelled": _ORDER,
+        "orders/fulfilled": _ORDER,
+        "orders/partially_fulfilled": _ORDER,
+        "orders/delete": _DELETE,
+        "refunds/create": _REFUND,
+        "order_transactions/create": _TRANSACTION,
+    },
+)
+
+_TRIGGERED_AT: Final = ("x-shopify-triggered-at", "shopify-triggered-at")
+_FINANCIAL: Final = {status.value: status for status in FinancialStatus}
+
+
+class ShopifyAdapter(ChannelAdapter):
+    spec = SPEC
+
+    def parse(
+        self, headers: Mapping[str, str], raw_body: bytes, connection: Connection
+    ) -> list[CanonicalEvent]:
+        """Turn one Shopify delivery into canonical events; raises InvalidPayload."""
+        hdrs = Headers(headers)
+        topic = self.topic(hdrs)
+        kind = SPEC.topics.get(topic)
+        if kind is None:
+            return []
+        body = load_json_object(raw_body, "body")
+        ctx = _Delivery(
+            connection=connection,
+            topic=topic,
+            key=hdrs.first(SPEC.event_id_headers),
+            delivery_id=hdrs.first(SPEC.delivery_id_headers),
+            occurred_at=_lenient_datetime(hdrs.first(_TRIGGERED_AT)),
+        )
+        if kind == _ORDER:
+            return _order_events(Node(body, "order"), ctx)
+        if kind == _DELETE:
+            return _deleted(Node(body, "order"), ctx)
+        if kind == _REFUND:
+            refund = _refund(Node(body, "refund"), connection, order_currency=None)
+            return [_refund_event(refund, ctx)]
+        return _transaction(Node(body, "transaction"), ctx)
+
+
+class _Delivery:
+    __slots__ = ("connection", "delivery_id", "key", "occurred_at", "topic")
+
+    def __init__(
+        self,
+        *,
+        connection: Connection,
+        topic: str,
+        key: str | None,
+        delivery_id: str | None,
+        occurred_at: datetime | None,
+    ) -> None:
+        self.connection = connection
+        self.topic = topic
+        self.key = key
+        self.delivery_id = delivery_id
+        self.occurred_at = occurred_at
+
+    def envelope(self, kind: str, business_key: str | None, fallback: str) -> dict[str, Any]:
+        """Envelope fields; `business_key` (derived events) wins over the delivery's event id."""
+        conn = self.connection.id
+        if business_key is not None:
+            eid = event_id(CHANNEL, conn, kind, business_key)
+        else:
+            eid = event_id(CHANNEL, conn, kind, self.topic, self.key or fallback)
+        return {
+            "event_id": eid,
+            "connection_id": conn,
+            "channel": CHANNEL,
+            "topic": self.topic,
+            "occurred_at": self.occurred_at,
+            "delivery_id": self.delivery_id,
+        }
+
+
+def _lenient_datetime(value: str | None) -> datetime | None:
+    # X-Shopify-Triggered-At is informational; a malformed one must not reject the delivery.
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Orders
+
+
+def _order_events(n: Node, ctx: _Delivery) -> list[CanonicalEvent]:
+    order = _order(n, ctx.connection)
+    fallback = f"{order.order_id}@{order.updated_at.isoformat()}"
+    events: list[CanonicalEvent] = [
+        build(
+            OrderEvent,
+            "event",
+            **ctx.envelope("order", None, fallback),
+            updated_at=order.updated_at,
+            payload=order,
+        )
+    ]
+    if order.cancelled_at is not None:
+        cancellation = build(
+            Cancellation,
+            n.path,
+            connection_id=order.connection_id,
+            channel=CHANNEL,
+            order_id=order.order_id,
+            cancelled_at=order.cancelled_at,
+            reason=n.text("cancel_reason"),
+        )
+        events.append(
+            build(
+                CancellationEvent,
+                "event",
+                **ctx.envelope("cancellation", order.order_id, fallback),
+                updated_at=order.updated_at,
+                payload=cancellation,
+            )
+        )
+    for refund_node in n.objects("refunds"):
+        refund = _refund(refund_node, ctx.connection, order_currency=order.currency)
+        events.append(_refund_event(refund, ctx))
+    return events
+
+
+def order_from_json(order_json: object, connection: Connection) -> Order:
+    """A Shopify REST order (webhook body, or the `order` of a REST GET, decoded) -> Order.
+
+    For the reconcile poll; raises InvalidPayload naming the field.
+    """
+    return _order(as_object(order_json, "order"), connection)
+
+
+def _order(n: Node, connection: Connection) -> Order:
+    order_id = n.id("id")
+    currency = (n.required_text("currency")).upper()
+    created_at = n.date_time("created_at")
+    customer_node = n.obj("customer")
+    billing = _address(n.obj("billing_address"))
+    shipping = _address(n.obj("shipping_address"))
+
+    lines = tuple(_line(item) for item in n.objects("line_items"))
+    shipping_lines = tuple(_shipping_line(item) for item in n.objects("shipping_lines"))
+    discounts = _discounts(n)
+
+    financial = _FINANCIAL.get(n.text("financial_status") or "", FinancialStatus.UNKNOWN)
+    cancelled_at = n.opt_date_time("cancelled_at")
+    if cancelled_at is not None:
+        status = OrderStatus.CANCELLED
+    elif n.has("closed_at"):
+        status = OrderStatus.CLOSED
+    elif n.text("fulfillment_status") == "fulfilled":
+        status = OrderStatus.COMPLETED
+    else:
+        status = OrderStatus.OPEN
+
+    total_shipping = _set_amount(n.obj("total_shipping_price_set"))
+    if total_shipping is None:
+        total_shipping = sum((s.price for s in shipping_lines), ZERO)
+    name = n.text("name")
+    order_number = name.lstrip("#") if name else None
+
+    return build(
+        Order,
+        n.path,
+        connection_id=connection.id,
+        channel=CHANNEL,
+        order_id=order_id,
+        order_number=order_number or n.text("order_number") or order_id,
+        created_at=created_at,
+        processed_at=n.opt_date_time("processed_at"),
+        updated_at=n.opt_date_time("updated_at") or created_at,
+        currency=currency,
+        customer=_customer(n, customer_node, billing, shipping),
+        billing_address=billing,
+        shipping_address=shipping,
+        lines=lines,
+        shipping_lines=shipping_lines,
+        discounts=discounts,
+        taxes_included=n.flag("taxes_included"),
+        subtotal=n.opt_decimal("subtotal_price", sum((line.net for line in lines), ZERO)),
+        total_tax=n.opt_decimal("total_tax"),
+        total_shipping=total_shipping,
+        total_discount=n.opt_decimal("total_discounts"),
+        total=n.decimal("total_price"),
+        note=n.text("note"),
+        tags=tuple(tag.strip() for tag in (n.text("tags") or "").split(",") if tag.strip()),
+        financial_status=financial,
+        status=status,
+        channel_status=n.text("financial_status"),
+        cancelled_at=cancelled_at,
+        placed=is_placed(n.text("financial_status"), connection, lambda _status: True),
+        gateway=_gateway(n),
+        test=n.flag("test"),
+    )
+
+
+def _set_amount(money_set: Node | None) -> Decimal | None:
+    if money_set is None:
+        return None
+    shop = money_set.obj("shop_money")
+    return None if shop is None else shop.decimal("amount")
+
+
+def _address(n: Node | None) -> Address | None:
+    if n is None:
+        return None
+    first, last = n.text("first_name"), n.text("last_name")
+    country = n.text("country_code")
+    fields = {
+        "name": n.text("name") or " ".join(part for part in (first, last) if part) or None,
+        "company": n.text("company"),
+        "line1": n.text("address1"),
+        "line2": n.text("address2"),
+        "city": n.text("city"),
+        "region": n.text("province_code") or n.text("province"),
+        "postal_code": n.text("zip"),
+        "country_code": country.upper() if country else None,
+        "phone": n.text("phone"),
+    }
+    if not any(fields.values()):
+        return None
+    return build(Address, n.path, **fields)
+
+
+def _customer(n: Node, customer: Node | None, billing: Address | None, shipping: Address | None) -> Customer:
+    # Protected customer data may be redacted (null): fall back field by field.
+    contact = billing or shipping
+    first = customer.text("first_name") if customer else None
+    last = customer.text("last_name") if customer else None
+    if first is None and last is None and contact is not None and contact.name:
+        first, _, rest = contact.name.partition(" ")
+        last = rest or None
+    default_address = customer.obj("default_address") if customer else None
+    return build(
+        Customer,
+        f"{n.path}.customer",
+        customer_id=customer.opt_id("id") if customer else None,
+        email=(customer.text("email") if customer else None) or n.text("email") or n.text("contact_email"),
+        first_name=first,
+        last_name=last,
+        company=(contact.company if contact else None)
+        or (default_address.text("company") if default_address else None),
+        phone=(customer.text("phone") if customer else None)
+        or n.text("phone")
+        or (contact.phone if contact else None),
+        is_guest=customer is None,
+    )
+
+
+def _allocations(n: Node) -> Decimal:
+    return sum((a.decimal("amount") for a in n.objects("discount_allocations")), ZERO)
+
+
+def _tax_lines(n: Node) -> Decimal:
+    return sum((t.decimal("price") for t in n.objects("tax_lines")), ZERO)
+
+
+def _line(n: Node) -> OrderLine:
+    quantity = n.decimal("quantity")
+    price = n.decimal("price")
+    discount = _allocations(n) if n.has("discount_allocations") else n.opt_decimal("total_discount")
+    return build(
+        OrderLine,
+        n.path,
+        line_id=n.id("id"),
+        kind="gift_card" if n.flag("gift_card") else "product",
+        sku=n.text("sku"),
+        name=n.text("name") or n.text("title") or "(no title)",
+        product_id=n.opt_id("product_id"),
+        variant_id=n.opt_id("variant_id"),
+        quantity=quantity,
+        unit_price=price,
+        subtotal=price * quantity,
+        discount=discount,
+        tax=_tax_lines(n),
+        taxable=n.flag("taxable", True),
+    )
+
+
+def _shipping_line(n: Node) -> ShippingLine:
+    return build(
+        ShippingLine,
+        n.path,
+        title=n.text("title") or n.text("code") or "Shipping",
+        code=n.text("code"),
+        price=n.decimal("price"),
+        tax=_tax_lines(n),
+        discount=_allocations(n),
+    )
+
+
+def _discounts(n: Node) -> tuple[Discount, ...]:
+    """One Discount per discount application, its amount summed from the allocations (lines and
+    shipping); when a payload has no allocations, the discount_codes list instead."""
+    applications = n.objects("discount_applications")
+    amounts: dict[int, Decimal] = {}
+    for item in [*n.objects("line_items"), *n.objects("shipping_lines")]:
+        for allocation in item.objects("discount_allocations"):
+            index = allocation.opt_int("discount_application_index")
+            if index is not None:
+                amounts[index] = amounts.get(index, ZERO) + allocation.decimal("amount")
+    if applications and amounts:
+        result = []
+        for index, app in enumerate(applications):
+            app_type = app.text("type")
+            result.append(
+                build(
+                    Discount,
+                    app.path,
+                    code=app.text("code") if app_type == "discount_code" else None,
+                    title=app.text("title") or app.text("description"),
+                    amount=amounts.get(index, ZERO),
+                    kind=app_type,
+                    allocated=True,
+                )
+            )
+        return tuple(result)
+    return tuple(
+        build(
+            Discount,
+            code.path,
+            code=code.text("code"),
+            amount=code.opt_decimal("amount"),
+            kind=code.text("type"),
+            allocated=True,
+        )
+        for code in n.objects("discount_codes")
+    )
+
+
+def _gateway(n: Node) -> str | None:
+    names = n.get("payment_gateway_names")
+    if isinstance(names, list):
+        for name in names:
+            if isinstance(name, str) and name.strip():
+                return name.strip()[:255]
+    return n.text("gateway", max_len=255)
+
+
+def _deleted(n: Node, ctx: _Delivery) -> list[CanonicalEvent]:
+    order_id = n.id("id")
+    cancellation = build(
+        Cancellation,
+        n.path,
+        connection_id=ctx.connection.id,
+        channel=CHANNEL,
+        order_id=order_id,
+        reason="order deleted in Shopify",
+    )
+    return [
+        build(
+            CancellationEvent,
+            "event",
+            **ctx.envelope("order_deleted", None, order_id),
+            payload=cancellation,
+        )
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Refunds and transactions
+
+
+def refund_from_json(
+    refund_json: object, connection: Connection, *, order_currency: str | None = None
+) -> Refund:
+    """A Shopify Refund (refunds/create body or an element of order.refunds[], decoded)."""
+    return _refund(as_object(refund_json, "refund"), connection, order_currency=order_currency)
+
+
+def _refund(n: Node, connection: Connection, *, order_currency: str | None) -> Refund:
+    refund_transactions = [
+        t
+        for t in n.objects("transactions")
+        if t.text("kind") == "refund" and t.text("status") in (None, "success")
+    ]
+    amount = sum((t.decimal("amount") for t in refund_transactions), ZERO)
+    currency = next((t.text("currency") for t in refund_transactions if t.text("currency")), None)
+
+    lines = []
+    for item in n.objects("refund_line_items"):
+        line = item.obj("line_item")
+        quantity = item.decimal("quantity")
+        fallback = line.decimal("price") * quantity if line is not None and line.has("price") else ZERO
+        if currency is None:
+            currency = _set_currency(item.obj("subtotal_set"))
+        lines.append(
+            build(
+                RefundLine,
+                item.path,
+                line_id=item.id("line_item_id"),
+                sku=line.text("sku") if line is not None else None,
+                quantity=quantity,
+                amount=item.opt_decimal("subtotal", fallback),
+                tax=item.opt_decimal("total_tax"),
+            )
+        )
+
+    shipping_lines = n.objects("refund_shipping_lines")
+    if shipping_lines:
+        shipping = sum((_set_amount(s.obj("subtotal_amount_set")) or ZERO for s in shipping_lines), ZERO)
+    else:
+        # order_adjustments amounts are negative for money going back to the customer.
+        shipping = -sum(
+            (
+                a.decimal("amount")
+                for a in n.objects("order_adjustments")
+                if a.text("kind") == "shipping_refund"
+            ),
+            ZERO,
+        )
+
+    return build(
+        Refund,
+        n.path,
+        connection_id=connection.id,
+        channel=CHANNEL,
+        refund_id=n.id("id"),
+        order_id=n.id("order_id"),
+        amount=amount,
+        # "XXX" is ISO 4217's "no currency": a refund with no money and no currency anywhere.
+        currency=(currency or order_currency or "XXX").upper(),
+        lines=tuple(lines),
+        shipping_amount=shipping,
+        reason=n.text("note"),
+        processed_at=n.opt_date_time("processed_at") or n.opt_date_time("created_at"),
+    )
+
+
+def _set_currency(money_set: Node | None) -> str | None:
+    if money_set is None:
+        return None
+    shop = money_set.obj("shop_money")
+    return None if shop is None else shop.text("currency_code")
+
+
+def _refund_event(refund: Refund, ctx: _Delivery) -> CanonicalEvent:
+    return build(
+        RefundEvent,
+        "event",
+        **ctx.envelope("refund", refund.refund_id, refund.refund_id),
+        updated_at=refund.processed_at,
+        payload=refund,
+    )
+
+
+def payment_from_transaction(transaction_json: object, connection: Connection) -> Payment | None:
+    """A Transaction (decoded) -> Payment when a successful capture/sale, else None."""
+    return _payment(as_object(transaction_json, "transaction"), connection)
+
+
+def _payment(n: Node, connection: Connection) -> Payment | None:
+    kind = n.text("kind")
+    if kind not in ("capture", "sale") or n.text("status") != "success":
+        return None
+    return build(
+        Payment,
+        n.path,
+        connection_id=connection.id,
+        channel=CHANNEL,
+        order_id=n.id("order_id"),
+        payment_id=n.id("id"),
+        kind=kind,
+        amount=n.decimal("amount"),
+        currency=n.required_text("currency").upper(),
+        gateway=n.text("gateway", max_len=255),
+        reference=n.text("authorization", max_len=255),
+        processed_at=n.opt_date_time("processed_at") or n.opt_date_time("created_at"),
+        test=n.flag("test"),
+    )
+
+
+def _transaction(n: Node, ctx: _Delivery) -> list[CanonicalEvent]:
+    payment = _payment(n, ctx.connection)
+    if payment is None:
+        return []
+    return [
+        build(
+            PaymentEvent,
+            "event",
+            **ctx.envelope("payment", payment.payment_id, payment.payment_id),
+            updated_at=payment.processed_at,
+            payload=payment,
+        )
+    ]
+
+
+ADAPTER: Final = ShopifyAdapter()
+verify_signature = ADAPTER.verify_signature
+parse = ADAPTER.parse

@@ -1,0 +1,474 @@
+"""WooCommerce webhooks -> canonical events.
+
+Body: the REST v3 order as it is *when the delivery runs* (not when the event fired). Dates are
+read from the `*_gmt` fields, which are naive UTC: they are taken as UTC (the site-local twins
+are ignored). Amounts in the REST order are tax-exclusive whatever `prices_include_tax` says
+(line `subtotal`/`total`, `shipping_total`), so canonical orders have `taxes_included=False`
+and the tax is added on top; this is what makes them add up to `total` to the cent.
+
+Topics: order.created / order.updated / order.restored -> Order, plus the events derived from
+its state (WooCommerce has no paid/cancelled/refunded topics):
+- Payment when `date_paid_gmt` is set (one per order: payment_id "<order id>-paid", amount =
+  total, reference = transaction_id);
+- Cancellation when status is cancelled;
+- one Refund per `refunds[]` entry (total only: `detail_complete=False`).
+order.deleted (body `{"id": …}`) -> Cancellation with reason "deleted". action.woocommerce_*order*
+topics (body `{"action", "arg": order id}`) -> OrderReference. Other topics yield nothing.
+The ping sent when a webhook is saved (form body `webhook_id=<id>`, unsigned) is a `Ping`.
+
+Dedup key: the delivery id is a hash of (webhook id, current second), not unique, and there is
+no event id, so the key is built from the state:
+  woocommerce:<connection>:order:<topic>:<order id>:<date_modified_gmt>:<digest of the Order>
+i.e. resource id + modification time + topic, plus a digest of the canonical order so that two
+different states saved within the same second never share a key, while redeliveries (and the
+identical bodies of several quick updates) do. Derived events use business ids (payment:
+order id, refund: refund id, cancellation: order id); deletions use order id + delivery id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Final
+
+from intacct_sync.channels.base import (
+    ChannelAdapter,
+    ChannelSpec,
+    Headers,
+    Node,
+    Ping,
+    as_object,
+    build,
+    event_id,
+    is_placed,
+    load_json_object,
+    state_digest,
+)
+from intacct_sync.models.connection import Connection
+from intacct_sync.models.events import (
+    CancellationEvent,
+    CanonicalEvent,
+    OrderEvent,
+    OrderReferenceEvent,
+    PaymentEvent,
+    RefundEvent,
+)
+from intacct_sync.models.money import ZERO
+from intacct_sync.models.order import (
+    Address,
+    Cancellation,
+    Customer,
+    Discount,
+    FinancialStatus,
+    Order,
+    OrderLine,
+    OrderReference,
+    OrderStatus,
+    Payment,
+    Refund,
+    ShippingLine,
+)
+
+CHANNEL: Final = "woocommerce"
+_ORDER, _DELETE, _ACTION = "order", "order_delete", "action"
+
+SPEC: Final = ChannelSpec(
+    channel=CHANNEL,
+    signature_headers=("x-wc-webhook-signature",),
+    digest_encoding="base64",
+    topic_headers=("x-wc-webhook-topic",),
+    event_id_headers=(),  # none is unique: see the module docstring
+    # Current WooCommerce sends X-WC-Webhook-Delivery-ID; the docs still say X-WC-Delivery-ID.
+    delivery_id_headers=("x-wc-webhook-delivery-id", "x-wc-delivery-id"),
+    topics={
+        "order.created": _ORDER,
+        "order.updated": _ORDER,
+        "order.restored": _ORDER,
+        "order.deleted": _DELETE,
+    },
+)
+
+NOT_PLACED: Final = frozenset({"pending", "failed", "checkout-draft", "draft", "auto-draft", "trash"})
+"""Default: abandoned checkouts are not orders to invoice (DESIGN §1)."""
+
+_STATUS: Final = {
+    "pending": OrderStatus.OPEN,
+    "processing": OrderStatus.OPEN,
+    "on-hold": OrderStatus.ON_HOLD,
+    "completed": OrderStatus.COMPLETED,
+    "cancelled": OrderStatus.CANCELLED,
+    "refunded": OrderStatus.CLOSED,
+    "failed": OrderStatus.FAILED,
+    "checkout-draft": OrderStatus.ABANDONED,
+    "trash": OrderStatus.DELETED,
+}
+_NO_PAYMENT: Final = frozenset({"pending", "failed", "checkout-draft", "trash"})
+_PING_PREFIX: Final = b"webhook_id="
+_UNIT_PRICE_PLACES: Final = Decimal("0.000001")
+
+
+class WooCommerceAdapter(ChannelAdapter):
+    spec = SPEC
+
+    def detect_ping(self, headers: Mapping[str, str], raw_body: bytes) -> Ping | None:
+        """The unsigned `webhook_id=<digits>` form post WooCommerce sends when a hook is saved."""
+        body = raw_body.strip()
+        if not body.startswith(_PING_PREFIX) or len(body) > 64:
+            return None
+        webhook_id = body[len(_PING_PREFIX) :]
+        if not (webhook_id.isdigit() and webhook_id.isascii()):
+            return None
+        return Ping(channel=CHANNEL, webhook_id=webhook_id.decode("ascii"))
+
+    def parse(
+        self, headers: Mapping[str, str], raw_body: bytes, connection: Connection
+    ) -> list[CanonicalEvent]:
+        """Turn one WooCommerce delivery into canonical events; raises InvalidPayload."""
+        hdrs = Headers(headers)
+        topic = self.topic(hdrs)
+        delivery_id = hdrs.first(SPEC.delivery_id_headers)
+        kind = SPEC.topics.get(topic)
+        if kind is None and topic.startswith("action.") and "order" in topic:
+            kind = _ACTION
+        if kind is None:
+            return []
+        body = load_json_object(raw_body, "body")
+        if kind == _ORDER:
+            return _order_events(Node(body, "order"), connection, topic=topic, delivery_id=delivery_id)
+        if kind == _DELETE:
+            return _deleted(Node(body, "order"), connection, topic, delivery_id)
+        return _action(Node(body, "body"), connection, topic, delivery_id)
+
+
+def _envelope(connection: Connection, topic: str, delivery_id: str | None, *key: str) -> dict[str, Any]:
+    return {
+        "event_id": event_id(CHANNEL, connection.id, *key),
+        "connection_id": connection.id,
+        "channel": CHANNEL,
+        "topic": topic,
+        "delivery_id": delivery_id,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Orders
+
+
+def order_events(
+    order_json: object,
+    connection: Connection,
+    *,
+    topic: str = "order.updated",
+    delivery_id: str | None = None,
+) -> list[CanonicalEvent]:
+    """A REST v3 order (decoded) -> Order event plus derived Payment / Cancellation / Refund.
+
+    What the reconcile poll calls with an order from GET /wc/v3/orders: with the default topic
+    a polled state already delivered as order.updated gets the same event ids, so it dedups.
+    """
+    return _order_events(as_object(order_json, "order"), connection, topic=topic, delivery_id=delivery_id)
+
+
+def _order_events(
+    n: Node, connection: Connection, *, topic: str, delivery_id: str | None
+) -> list[CanonicalEvent]:
+    order = _order(n, connection)
+    date_paid = n.opt_date_time("date_paid_gmt", naive_is_utc=True)
+    stamp = order.updated_at.isoformat()
+    events: list[CanonicalEvent] = [
+        build(
+            OrderEvent,
+            "event",
+            **_envelope(
+                connection, topic, delivery_id, "order", topic, order.order_id, stamp, state_digest(order)
+            ),
+            occurred_at=order.updated_at,
+            updated_at=order.updated_at,
+            payload=order,
+        )
+    ]
+    if date_paid is not None and (order.channel_status or "") not in _NO_PAYMENT:
+        payment = build(
+            Payment,
+            n.path,
+            connection_id=connection.id,
+            channel=CHANNEL,
+            order_id=order.order_id,
+            payment_id=f"{order.order_id}-paid",
+            kind="sale",
+            amount=order.total,
+            currency=order.currency,
+            gateway=order.gateway,
+            reference=n.text("transaction_id", max_len=255),
+            processed_at=date_paid,
+        )
+        events.append(
+            build(
+                PaymentEvent,
+                "event",
+                **_envelope(connection, topic, delivery_id, "payment", payment.payment_id),
+                occurred_at=date_paid,
+                updated_at=order.updated_at,
+                payload=payment,
+            )
+        )
+    if order.status is OrderStatus.CANCELLED:
+        cancellation = build(
+            Cancellation,
+            n.path,
+            connection_id=connection.id,
+            channel=CHANNEL,
+            order_id=order.order_id,
+            cancelled_at=order.cancelled_at,
+        )
+        events.append(
+            build(
+                CancellationEvent,
+                "event",
+                **_envelope(connection, topic, delivery_id, "cancellation", order.order_id),
+                occurred_at=order.cancelled_at,
+                updated_at=order.updated_at,
+                payload=cancellation,
+            )
+        )
+    for refund_node in n.objects("refunds"):
+        refund = build(
+            Refund,
+            refund_node.path,
+            connection_id=connection.id,
+            channel=CHANNEL,
+            refund_id=refund_node.id("id"),
+            order_id=order.order_id,
+            amount=abs(refund_node.decimal("total")),  # REST gives refunds as negative totals
+            currency=order.currency,
+            reason=refund_node.text("reason"),
+            detail_complete=False,
+        )
+        events.append(
+            build(
+                RefundEvent,
+                "event",
+                **_envelope(connection, topic, delivery_id, "refund", refund.refund_id),
+                updated_at=order.updated_at,
+                payload=refund,
+            )
+        )
+    return events
+
+
+def order_from_json(order_json: object, connection: Connection) -> Order:
+    """A WooCommerce REST v3 order (decoded) -> canonical Order; raises InvalidPayload."""
+    return _order(as_object(order_json, "order"), connection)
+
+
+def _order(n: Node, connection: Connection) -> Order:
+    order_id = n.id("id")
+    status = n.text("status") or ""
+    currency = n.required_text("currency").upper()
+    created_at = n.date_time("date_created_gmt", naive_is_utc=True)
+    updated_at = n.opt_date_time("date_modified_gmt", naive_is_utc=True) or created_at
+    date_paid = n.opt_date_time("date_paid_gmt", naive_is_utc=True)
+    billing_node = n.obj("billing")
+    billing = _address(billing_node)
+    shipping = _address(n.obj("shipping"))
+
+    products = [_line(item) for item in n.objects("line_items")]
+    fees = [_fee(item) for item in n.objects("fee_lines")]
+    shipping_lines = tuple(_shipping_line(item) for item in n.objects("shipping_lines"))
+    discounts = tuple(
+        build(
+            Discount,
+            coupon.path,
+            code=coupon.text("code", max_len=255),
+            amount=coupon.opt_decimal("discount"),
+            kind="coupon",
+            allocated=True,  # coupon amounts are already in the lines' subtotal - total
+        )
+        for coupon in n.objects("coupon_lines")
+    )
+    total = n.decimal("total")
+    refunded = sum((abs(r.decimal("total")) for r in n.objects("refunds")), ZERO)
+
+    customer_id = n.opt_id("customer_id")  # 0 = guest
+    return build(
+        Order,
+        n.path,
+        connection_id=connection.id,
+        channel=CHANNEL,
+        order_id=order_id,
+        order_number=n.text("number", max_len=255) or order_id,
+        created_at=created_at,
+        updated_at=updated_at,
+        currency=currency,
+        customer=build(
+            Customer,
+            f"{n.path}.billing",
+            customer_id=customer_id,
+            email=billing_node.text("email") if billing_node else None,
+            first_name=billing_node.text("first_name") if billing_node else None,
+            last_name=billing_node.text("last_name") if billing_node else None,
+            company=billing.company if billing else None,
+            phone=billing.phone if billing else None,
+            is_guest=customer_id is None,
+        ),
+        billing_address=billing,
+        shipping_address=shipping,
+        lines=(*products, *fees),
+        shipping_lines=shipping_lines,
+        discounts=discounts,
+        taxes_included=False,
+        subtotal=sum((line.net for line in products), ZERO),
+        total_tax=n.opt_decimal("total_tax"),
+        total_shipping=n.opt_decimal("shipping_total"),
+        total_discount=n.opt_decimal("discount_total"),
+        total=total,
+        note=n.text("customer_note"),
+        financial_status=_financial(status, date_paid, refunded, total),
+        status=_STATUS.get(status, OrderStatus.UNKNOWN),
+        channel_status=status or None,
+        cancelled_at=updated_at if status == "cancelled" else None,
+        placed=is_placed(status, connection, lambda s: (s or "") not in NOT_PLACED),
+        gateway=n.text("payment_method", max_len=255) or n.text("payment_method_title", max_len=255),
+    )
+
+
+def _financial(status: str, date_paid: object, refunded: Decimal, total: Decimal) -> FinancialStatus:
+    if status == "refunded":
+        return FinancialStatus.REFUNDED
+    if date_paid is not None:
+        if refunded > 0:
+            return FinancialStatus.REFUNDED if refunded >= total else FinancialStatus.PARTIALLY_REFUNDED
+        return FinancialStatus.PAID
+    if status in ("failed", "cancelled"):
+        return FinancialStatus.VOIDED
+    if status in ("pending", "on-hold", "processing", "checkout-draft", "completed"):
+        # processing/completed without date_paid: cash on delivery and similar, still owed.
+        return FinancialStatus.PENDING
+    return FinancialStatus.UNKNOWN
+
+
+def _address(n: Node | None) -> Address | None:
+    if n is None:
+        return None
+    first, last = n.text("first_name"), n.text("last_name")
+    country = n.text("country")
+    fields = {
+        "name": " ".join(part for part in (first, last) if part) or None,
+        "company": n.text("company"),
+        "line1": n.text("address_1"),
+        "line2": n.text("address_2"),
+        "city": n.text("city"),
+        "region": n.text("state"),
+        "postal_code": n.text("postcode"),
+        "country_code": country.upper() if country else None,
+        "phone": n.text("phone"),
+    }
+    if not any(fields.values()):
+        return None
+    return build(Address, n.path, **fields)
+
+
+def _unit_price(subtotal: Decimal, quantity: Decimal) -> Decimal:
+    if quantity == 0:
+        return subtotal
+    unit = subtotal / quantity
+    exponent = unit.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -6:
+        # Not exact (10.00 / 3): keep 6 places; `subtotal` stays the exact figure to post.
+        unit = unit.quantize(_UNIT_PRICE_PLACES, rounding=ROUND_HALF_UP)
+    return unit
+
+
+def _line(n: Node) -> OrderLine:
+    quantity = n.decimal("quantity")
+    subtotal = n.decimal("subtotal")  # before discounts, ex tax
+    total = n.opt_decimal("total", subtotal)  # after discounts, ex tax
+    tax = n.opt_decimal("total_tax")
+    return build(
+        OrderLine,
+        n.path,
+        line_id=n.id("id"),
+        sku=n.text("sku", max_len=255),
+        name=n.text("name") or "(no name)",
+        product_id=n.opt_id("product_id"),
+        variant_id=n.opt_id("variation_id"),
+        quantity=quantity,
+        unit_price=_unit_price(subtotal, quantity),
+        subtotal=subtotal,
+        discount=subtotal - total,
+        tax=tax,
+        taxable=bool(n.objects("taxes")) or tax != 0,
+    )
+
+
+def _fee(n: Node) -> OrderLine:
+    total = n.decimal("total")
+    return build(
+        OrderLine,
+        n.path,
+        line_id=n.id("id"),
+        kind="fee",
+        name=n.text("name") or "Fee",
+        quantity=Decimal(1),
+        unit_price=total,
+        subtotal=total,
+        tax=n.opt_decimal("total_tax"),
+        taxable=n.text("tax_status") == "taxable",
+    )
+
+
+def _shipping_line(n: Node) -> ShippingLine:
+    return build(
+        ShippingLine,
+        n.path,
+        title=n.text("method_title") or n.text("method_id") or "Shipping",
+        code=n.text("method_id", max_len=255),
+        price=n.decimal("total"),
+        tax=n.opt_decimal("total_tax"),
+    )
+
+
+def _deleted(n: Node, connection: Connection, topic: str, delivery_id: str | None) -> list[CanonicalEvent]:
+    order_id = n.id("id")
+    cancellation = build(
+        Cancellation,
+        n.path,
+        connection_id=connection.id,
+        channel=CHANNEL,
+        order_id=order_id,
+        reason="order deleted (trashed) in WooCommerce",
+    )
+    return [
+        build(
+            CancellationEvent,
+            "event",
+            **_envelope(connection, topic, delivery_id, "order_deleted", order_id, delivery_id or "-"),
+            payload=cancellation,
+        )
+    ]
+
+
+def _action(n: Node, connection: Connection, topic: str, delivery_id: str | None) -> list[CanonicalEvent]:
+    order_id = n.id("arg")
+    reference = build(
+        OrderReference,
+        n.path,
+        connection_id=connection.id,
+        channel=CHANNEL,
+        order_id=order_id,
+        scope=topic,
+    )
+    return [
+        build(
+            OrderReferenceEvent,
+            "event",
+            **_envelope(connection, topic, delivery_id, "reference", topic, order_id, delivery_id or "-"),
+            payload=reference,
+        )
+    ]
+
+
+ADAPTER: Final = WooCommerceAdapter()
+verify_signature = ADAPTER.verify_signature
+parse = ADAPTER.parse
+detect_ping = ADAPTER.detect_ping

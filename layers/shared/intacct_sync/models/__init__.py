@@ -1,0 +1,61 @@
+"""Canonical models: what every channel's data becomes, and what travels on the queues."""
+
+from intacct_sync.models.connection import Connection
+from intacct_sync.models.events import (
+    CancellationEvent,
+    CanonicalEvent,
+    OrderEvent,
+    OrderReferenceEvent,
+    PaymentEvent,
+    RefundEvent,
+    event_from_json,
+    event_to_json,
+)
+from intacct_sync.models.money import minor_units, quantize_money, to_decimal
+from intacct_sync.models.order import (
+    Address,
+    Cancellation,
+    Channel,
+    Customer,
+    Discount,
+    FinancialStatus,
+    Order,
+    OrderLine,
+    OrderReference,
+    OrderStatus,
+    Payment,
+    Refund,
+    RefundLine,
+    ShippingLine,
+    TotalsCheck,
+)
+
+__all__ = [
+    "Address",
+    "Cancellation",
+    "CancellationEvent",
+    "CanonicalEvent",
+    "Channel",
+    "Connection",
+    "Customer",
+    "Discount",
+    "FinancialStatus",
+    "Order",
+    "OrderEvent",
+    "OrderLine",
+    "OrderReference",
+    "OrderReferenceEvent",
+    "OrderStatus",
+    "Payment",
+    "PaymentEvent",
+    "Refund",
+    "RefundEvent",
+    "RefundLine",
+    "ShippingLine",
+    "TotalsCheck",
+    "event_from_json",
+    "event_to_json",
+    "minor_units",
+    "quantize_money",
+    "to_decimal",
+]

@@ -1,0 +1,285 @@
+"""The canonical order: one shape for every channel.
+
+Amount conventions (the same for every channel, so downstream code never branches on channel):
+
+- `OrderLine.subtotal` is quantity x unit price before any discount, as the channel states it;
+  `OrderLine.discount` and `ShippingLine.discount` are the discounts allocated to that line
+  (totals for the line, not per unit).
+- `Order.discounts` lists the order's discounts. A discount with `allocated=True` is already
+  inside the line/shipping discounts (Shopify, WooCommerce coupons) and is informational; one with
+  `allocated=False` (BigCommerce order-level discounts) still has to be subtracted once.
+- When `taxes_included` is true, line and shipping amounts include tax and `tax` fields say how
+  much of them is tax; otherwise tax is added on top.
+- Amounts are exact channel values; rounding happens once, in `check_totals` and downstream.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from intacct_sync.models.money import (
+    ZERO,
+    CountryCode,
+    CurrencyCode,
+    Money,
+    Quantity,
+    UtcDatetime,
+    quantize_money,
+)
+
+Channel = Literal["shopify", "woocommerce", "bigcommerce"]
+
+
+class Frozen(BaseModel):
+    """Base of every canonical model: immutable, strict about unknown fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+
+class FinancialStatus(StrEnum):
+    PENDING = "pending"
+    AUTHORIZED = "authorized"
+    PARTIALLY_PAID = "partially_paid"
+    PAID = "paid"
+    PARTIALLY_REFUNDED = "partially_refunded"
+    REFUNDED = "refunded"
+    VOIDED = "voided"
+    UNKNOWN = "unknown"
+
+
+class OrderStatus(StrEnum):
+    OPEN = "open"  # placed (or awaiting payment) and not finished
+    ON_HOLD = "on_hold"  # waiting on the merchant (bank transfer, manual review, dispute)
+    COMPLETED = "completed"  # fulfilled / shipped / completed
+    CLOSED = "closed"  # archived or fully refunded
+    CANCELLED = "cancelled"
+    FAILED = "failed"  # payment failed or declined
+    ABANDONED = "abandoned"  # checkout draft / incomplete: never placed
+    DELETED = "deleted"
+    UNKNOWN = "unknown"
+
+
+class Address(Frozen):
+    name: str | None = None
+    company: str | None = None
+    line1: str | None = None
+    line2: str | None = None
+    city: str | None = None
+    region: str | None = None
+    """State/province code where the channel gives one (Shopify, WooCommerce), else its name."""
+    postal_code: str | None = None
+    country_code: CountryCode | None = None
+    phone: str | None = None
+
+
+class Customer(Frozen):
+    customer_id: str | None = None
+    """The channel's customer id; None for guests."""
+    email: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    company: str | None = None
+    phone: str | None = None
+    is_guest: bool
+
+
+class OrderLine(Frozen):
+    line_id: str
+    kind: Literal["product", "fee", "gift_card"] = "product"
+    sku: str | None = None
+    name: str
+    product_id: str | None = None
+    variant_id: str | None = None
+    quantity: Quantity
+    unit_price: Money
+    """Price of one unit before discounts (tax included when the order's `taxes_included`)."""
+    subtotal: Money
+    """quantity x unit price before discounts, as the channel states it (the figure to post)."""
+    discount: Money = ZERO
+    tax: Money = ZERO
+    taxable: bool = True
+
+    @property
+    def net(self) -> Decimal:
+        """Line amount after its discounts (exact, unrounded)."""
+        return self.subtotal - self.discount
+
+
+class ShippingLine(Frozen):
+    title: str
+    """Shipping method as shown to the customer."""
+    code: str | None = None
+    price: Money
+    tax: Money = ZERO
+    discount: Money = ZERO
+
+    @property
+    def net(self) -> Decimal:
+        return self.price - self.discount
+
+
+class Discount(Frozen):
+    code: str | None = None
+    title: str | None = None
+    amount: Money
+    kind: str | None = None
+    """Channel's discount type (percentage, fixed_amount, coupon, manual, automatic...)."""
+    allocated: bool = True
+    """True when the amount is already inside line/shipping `discount` fields."""
+
+
+class TotalsCheck(Frozen):
+    """Result of `Order.check_totals`: what the parts add up to next to what the channel says."""
+
+    currency: CurrencyCode
+    lines_net: Money
+    shipping_net: Money
+    unallocated_discounts: Money
+    tax_added: Money
+    expected_total: Money
+    stated_total: Money
+    difference: Money
+    """stated - expected, both rounded to the currency's minor unit; zero when consistent."""
+    tax_difference: Money
+    """total_tax - (line taxes + shipping taxes), rounded; informational (some channels only
+    report tax at order level)."""
+
+    @property
+    def ok(self) -> bool:
+        return self.difference == 0
+
+
+class Order(Frozen):
+    connection_id: str
+    channel: Channel
+    order_id: str
+    """The channel's stable id."""
+    order_number: str
+    """The number the merchant sees (Shopify name without '#', WooCommerce number, BigCommerce id)."""
+    created_at: UtcDatetime
+    processed_at: UtcDatetime | None = None
+    """When the order was placed, if the channel distinguishes it from created_at (invoice date)."""
+    updated_at: UtcDatetime
+    currency: CurrencyCode
+    customer: Customer
+    billing_address: Address | None = None
+    shipping_address: Address | None = None
+    lines: tuple[OrderLine, ...]
+    shipping_lines: tuple[ShippingLine, ...] = ()
+    discounts: tuple[Discount, ...] = ()
+    taxes_included: bool
+    subtotal: Money
+    """Lines after their discounts, before shipping and tax (as the channel states it)."""
+    total_tax: Money
+    total_shipping: Money
+    total_discount: Money
+    total: Money
+    note: str | None = None
+    tags: tuple[str, ...] = ()
+    financial_status: FinancialStatus
+    status: OrderStatus
+    channel_status: str | None = None
+    """The channel's own status string, for rules and messages."""
+    cancelled_at: UtcDatetime | None = None
+    placed: bool
+    """Counts as a placed order (DESIGN §1): abandoned checkouts are not."""
+    gateway: str | None = None
+    test: bool = False
+
+    def check_totals(self) -> TotalsCheck:
+        """Add the parts up and compare with `total`, to the currency's minor unit.
+
+        lines (after line discounts) + shipping (after shipping discounts) - unallocated
+        order discounts + tax (only when not included) must equal total. Never raises: a
+        mismatch is returned for the caller to report.
+        """
+        lines_net = sum((line.net for line in self.lines), ZERO)
+        shipping_net = sum((s.net for s in self.shipping_lines), ZERO)
+        unallocated = sum((d.amount for d in self.discounts if not d.allocated), ZERO)
+        tax_added = ZERO if self.taxes_included else self.total_tax
+        expected = quantize_money(lines_net + shipping_net - unallocated + tax_added, self.currency)
+        stated = quantize_money(self.total, self.currency)
+        parts_tax = sum((line.tax for line in self.lines), ZERO) + sum(
+            (s.tax for s in self.shipping_lines), ZERO
+        )
+        return TotalsCheck(
+            currency=self.currency,
+            lines_net=lines_net,
+            shipping_net=shipping_net,
+            unallocated_discounts=unallocated,
+            tax_added=tax_added,
+            expected_total=expected,
+            stated_total=stated,
+            difference=stated - expected,
+            tax_difference=quantize_money(self.total_tax - parts_tax, self.currency),
+        )
+
+
+class Payment(Frozen):
+    connection_id: str
+    channel: Channel
+    order_id: str
+    payment_id: str
+    """Unique per channel transaction (stable across redeliveries)."""
+    kind: Literal["capture", "sale"]
+    amount: Money
+    currency: CurrencyCode
+    gateway: str | None = None
+    reference: str | None = None
+    """Gateway's transaction reference (authorization / charge id), if any."""
+    processed_at: UtcDatetime | None = None
+    test: bool = False
+
+
+class RefundLine(Frozen):
+    line_id: str
+    """The order line refunded (OrderLine.line_id)."""
+    sku: str | None = None
+    quantity: Quantity
+    amount: Money
+    """Refunded amount for the line, before tax."""
+    tax: Money = ZERO
+
+
+class Refund(Frozen):
+    connection_id: str
+    channel: Channel
+    refund_id: str
+    order_id: str
+    amount: Money
+    """Money returned to the customer (positive)."""
+    currency: CurrencyCode
+    lines: tuple[RefundLine, ...] = ()
+    shipping_amount: Money = ZERO
+    reason: str | None = None
+    processed_at: UtcDatetime | None = None
+    detail_complete: bool = True
+    """False when the channel payload only gave the total (WooCommerce order.refunds[]): lines
+    and shipping split must be fetched before a line-level credit memo is built."""
+
+
+class Cancellation(Frozen):
+    connection_id: str
+    channel: Channel
+    order_id: str
+    cancelled_at: UtcDatetime | None = None
+    reason: str | None = None
+
+
+class OrderReference(Frozen):
+    """An ID-only callback (BigCommerce): the consumer must fetch the order before acting."""
+
+    connection_id: str
+    channel: Channel
+    order_id: str
+    scope: str
+    """The callback's scope / event type (e.g. store/order/statusUpdated)."""
+    refund_id: str | None = None
+    transaction_id: str | None = None
+    previous_status_id: int | None = None
+    new_status_id: int | None = None
+    created_at: UtcDatetime | None = None
