@@ -14,7 +14,7 @@ export AWS_DEFAULT_REGION ?= eu-west-1
 export POWERTOOLS_TRACE_DISABLED := true
 export PYTHONPATH := $(CURDIR)/layers/shared:$(CURDIR)
 
-.PHONY: help venv test lint typecheck template-lint pytest demo bench sandbox build clean
+.PHONY: help venv test lint typecheck template-lint pytest demo bench sandbox build events clean
 
 help:
 	@echo "make demo      run the demo against the local Intacct sandbox"
@@ -73,6 +73,9 @@ sandbox: $(VENV)/.stamp
 # aws_lambda_builders looks for python3.12 on PATH: put the venv's first.
 build: $(TOOLS)/.stamp $(VENV)/.stamp
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(TOOLS)/bin/sam build
+
+events: $(VENV)/.stamp
+	$(PY) -m local.make_events
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis

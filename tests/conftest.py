@@ -10,11 +10,20 @@ import pytest
 
 os.environ.setdefault("AWS_DEFAULT_REGION", "eu-west-1")
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "IntacctSyncTest")
+# moto: fake credentials, so no test can ever reach a real account.
+for _key, _value in {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+}.items():
+    os.environ[_key] = _value
 
 from intacct_sync.intacct import IntacctClient, IntacctCredentials, SessionCache
 from intacct_sync.retry import Backoff
 from local.demo_credentials import sandbox_credentials
 from local.intacct_sandbox import IntacctSandbox
+from tests.aws import Stack, create_stack
 
 
 @pytest.fixture(scope="session")
@@ -67,3 +76,12 @@ def client(sandbox: IntacctSandbox, sleeps: RecordingSleep) -> IntacctClient:
         sleep=sleeps,
         read_timeout_s=5,
     )
+
+
+@pytest.fixture
+def aws() -> Iterator[Stack]:
+    """The stack's queues, table, bucket and secret store in moto (in-process)."""
+    from moto import mock_aws
+
+    with mock_aws():
+        yield create_stack()

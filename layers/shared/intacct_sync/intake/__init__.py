@@ -1,0 +1,1 @@
+"""Intake: channel deliveries and polled order states onto the queues, once each."""
