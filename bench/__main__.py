@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from bench import intacct_client
+from bench import intacct_client, webhook
 from bench.report import print_section
 
 
@@ -12,6 +12,7 @@ def main() -> None:
     logging.disable(logging.INFO)
     print("intacct-sync bench (figures vary by machine; compare runs on the same one)")
     print_section("Intacct client", intacct_client.run())
+    print_section("Webhook intake", webhook.run())
 
 
 if __name__ == "__main__":

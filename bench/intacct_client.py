@@ -135,9 +135,7 @@ def run() -> list[Figure]:
         n = 400
         wall0, cpu0 = time.perf_counter(), time.process_time()
         for _ in range(n):
-            client.execute(
-                [fn.query("CUSTOMER", ["RECORDNO", "CUSTOMERID", "NAME"], page_size=10)], deadline=deadline
-            )
+            client.execute([fn.query("CUSTOMER", ["RECORDNO", "CUSTOMERID", "NAME"], page_size=10)], deadline=deadline)
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
         figures.append(Figure("requests per second (1 query each, 0 ms latency)", n / wall, "req/s"))
         figures.append(Figure("client CPU per request (build + HTTP + parse)", cpu / n * 1e6, "µs"))

@@ -66,9 +66,7 @@ def main() -> int:
                 last_name="O'Brien",
                 email="jane@example.com",
                 phone="+1 555 0100",
-                address=Address(
-                    line1="1 Main St", city="San Jose", state="CA", zip="95110", country="United States"
-                ),
+                address=Address(line1="1 Main St", city="San Jose", state="CA", zip="95110", country="United States"),
             ),
         )
         res = client.execute_one(fn.create_customer(customer, controlid="cust-WEB-1001"), deadline=deadline)
@@ -142,9 +140,7 @@ def main() -> int:
             document_number="shopify-pay-5001",
             applications=[PaymentApplication(record_key=doc["PRRECORDKEY"], amount=Decimal(doc["TOTAL"]))],
         )
-        res = client.execute_one(
-            fn.create_ar_payment(payment, controlid="arpymt-shopify-5001"), deadline=deadline
-        )
+        res = client.execute_one(fn.create_ar_payment(payment, controlid="arpymt-shopify-5001"), deadline=deadline)
         show("ARPYMT RECORDNO", res.records()[0]["RECORDNO"])
         ar = next(
             client.iter_query(

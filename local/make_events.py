@@ -148,9 +148,7 @@ def main() -> None:
     CONNECTIONS.mkdir(parents=True, exist_ok=True)
     for channel, cid in CONNECTION_IDS.items():
         (CONNECTIONS / f"{cid}.json").write_text(json.dumps(connection_secret(channel), indent=2) + "\n")
-    print(
-        f"wrote {len(files)} events under {EVENTS} and {len(CONNECTION_IDS)} connections under {CONNECTIONS}"
-    )
+    print(f"wrote {len(files)} events under {EVENTS} and {len(CONNECTION_IDS)} connections under {CONNECTIONS}")
 
 
 if __name__ == "__main__":

@@ -53,9 +53,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
                 connection_id, client_for(connection), pipeline, state, now=now, deadline=deadline
             )
         except SyncError as exc:
-            logger.error(
-                "reconcile failed", extra={"connection": connection_id, "error": exc.message, "fix": exc.fix}
-            )
+            logger.error("reconcile failed", extra={"connection": connection_id, "error": exc.message, "fix": exc.fix})
             metrics.add_metric("ReconcileFailures", MetricUnit.Count, 1)
             summary[connection_id] = f"failed: {exc.message}"
             continue

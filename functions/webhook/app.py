@@ -23,9 +23,7 @@ _intake: WebhookIntake | None = None
 
 def _record(outcome: str, channel: str | None, events: int) -> None:
     metrics.add_dimension("Channel", channel or "unknown")
-    metrics.add_metric(
-        "WebhooksAccepted" if outcome == "accepted" else f"Webhook_{outcome}", MetricUnit.Count, 1
-    )
+    metrics.add_metric("WebhooksAccepted" if outcome == "accepted" else f"Webhook_{outcome}", MetricUnit.Count, 1)
     if events:
         metrics.add_metric("EventsQueued", MetricUnit.Count, events)
 

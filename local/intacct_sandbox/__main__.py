@@ -62,9 +62,7 @@ def _show(args: argparse.Namespace) -> int:
         print(f"-- customers ({len(c['customers'])})")
         for cu in c["customers"]:
             email = (cu.get("DISPLAYCONTACT") or {}).get("EMAIL1") or ""
-            print(
-                f"   {cu['RECORDNO']:>5}  {cu['CUSTOMERID']:<16} {cu['NAME']:<30} {cu['STATUS']:<8} {email}"
-            )
+            print(f"   {cu['RECORDNO']:>5}  {cu['CUSTOMERID']:<16} {cu['NAME']:<30} {cu['STATUS']:<8} {email}")
         print(f"-- documents ({len(c['documents'])})")
         for d in c["documents"]:
             print(

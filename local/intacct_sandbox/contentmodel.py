@@ -138,8 +138,7 @@ class ContentModels:
         if model is None:
             if children:
                 raise schema_error(
-                    f"Element '{where}': element '{children[0].tag}' is not expected; "
-                    f"'{elem.tag}' holds text only."
+                    f"Element '{where}': element '{children[0].tag}' is not expected; '{elem.tag}' holds text only."
                 )
             return
         assert isinstance(model, tuple)

@@ -58,9 +58,7 @@ def schema_error(detail: str) -> ControlError:
     )
 
 
-def bl_error(
-    description: str, description2: str | None = None, correction: str | None = None
-) -> FunctionError:
+def bl_error(description: str, description2: str | None = None, correction: str | None = None) -> FunctionError:
     """The generic business-logic failure Intacct uses for most create/update rule violations."""
     return FunctionError.one("BL01001973", description, description2, correction)
 

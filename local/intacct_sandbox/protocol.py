@@ -287,14 +287,10 @@ class Gateway:
 
         functions = list(content)
         if not functions:
-            raise schema_error(
-                "Element content content does not follow the DTD, expecting (function)+, got ()."
-            )
+            raise schema_error("Element content content does not follow the DTD, expecting (function)+, got ().")
         for fn in functions:
             if fn.tag != "function":
-                raise schema_error(
-                    f"Element content: element '{fn.tag}' is not expected, expecting 'function'."
-                )
+                raise schema_error(f"Element content: element '{fn.tag}' is not expected, expecting 'function'.")
             cid = fn.get("controlid")
             if cid is None:
                 raise schema_error("Element function: the attribute 'controlid' is required but missing.")
@@ -304,15 +300,12 @@ class Gateway:
                 )
             if len(fn) != 1:
                 raise schema_error(
-                    f"Element function (controlid '{cid}') must contain exactly one function element, "
-                    f"got {len(fn)}."
+                    f"Element function (controlid '{cid}') must contain exactly one function element, got {len(fn)}."
                 )
             entry = REGISTRY.get(fn[0].tag)
             if entry is not None and entry.validate is not None:
                 entry.validate(fn[0])
-        log.functions = [
-            FunctionCall(fn[0].tag, fn.get("controlid"), _object_of(fn[0]), None) for fn in functions
-        ]
+        log.functions = [FunctionCall(fn[0].tag, fn.get("controlid"), _object_of(fn[0]), None) for fn in functions]
 
         # sender credentials (control level)
         if self.store.sender_password(ctl["senderid"]) != ctl["password"] or not ctl["senderid"]:
@@ -476,8 +469,7 @@ class Gateway:
                 raise AuthError.one(
                     "XL03000006",
                     "Invalid session",
-                    "The session has expired or is invalid. Call getAPISession with login credentials."
-                    + where,
+                    "The session has expired or is invalid. Call getAPISession with login credentials." + where,
                     "Sign in again with login credentials (getAPISession) and use the returned endpoint.",
                 )
             company = store.company(sess.company)
@@ -498,8 +490,7 @@ class Gateway:
             raise AuthError.one(
                 "XL03000006",
                 "Invalid Web Services Authorization",
-                f"The sender ID '{sender}' is not authorized to make Web Services requests "
-                f"to company ID '{cid}'.",
+                f"The sender ID '{sender}' is not authorized to make Web Services requests to company ID '{cid}'.",
                 "Contact the company administrator to grant Web Services authorization to this sender ID "
                 "(Company > Setup > Company > Security > Web Services authorizations).",
             )
@@ -558,14 +549,10 @@ class Gateway:
         except BaseException:
             store.rollback()
             raise
-        log.functions = [
-            call._replace(status=status) for call, (status, _, _) in zip(log.functions, out, strict=True)
-        ]
+        log.functions = [call._replace(status=status) for call, (status, _, _) in zip(log.functions, out, strict=True)]
         return out
 
-    def _run_one(
-        self, ctx: Ctx, fn: Element, index: int, uniqueid: bool, forced: list[ForcedError]
-    ) -> Result:
+    def _run_one(self, ctx: Ctx, fn: Element, index: int, uniqueid: bool, forced: list[ForcedError]) -> Result:
         from .functions import REGISTRY
 
         body = fn[0]

@@ -45,9 +45,7 @@ def _need(cond: bool, msg: str) -> None:
 def load_seed(store: Store, seed: str | Path | dict[str, Any] | None) -> dict[str, Any]:
     data = read_seed(seed)
     _need(isinstance(data.get("senders"), list) and data["senders"], "'senders' must be a non-empty list")
-    _need(
-        isinstance(data.get("companies"), list) and data["companies"], "'companies' must be a non-empty list"
-    )
+    _need(isinstance(data.get("companies"), list) and data["companies"], "'companies' must be a non-empty list")
     with store.lock:
         store.wipe()
         store.begin()

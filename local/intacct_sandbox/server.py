@@ -168,9 +168,7 @@ class _Handler(BaseHTTPRequestHandler):
                 if "max_concurrency" in payload:
                     mc = payload["max_concurrency"]
                     sb.set_max_concurrency(None if mc is None else int(mc))
-                self._json(
-                    200, {"ok": True, "latency_ms": sb.latency_ms, "max_concurrency": sb.max_concurrency}
-                )
+                self._json(200, {"ok": True, "latency_ms": sb.latency_ms, "max_concurrency": sb.max_concurrency})
             else:
                 self._send(404, b"Not Found", "text/plain")
         except (TypeError, ValueError) as exc:
@@ -247,9 +245,7 @@ class _Handler(BaseHTTPRequestHandler):
                 [
                     ErrorDetail(
                         "GW-0010",
-                        fault.description
-                        if fault.description != "Injected failure"
-                        else "Rate limit exceeded",
+                        fault.description if fault.description != "Injected failure" else "Rate limit exceeded",
                         "API rate limit exceeded.",
                         "Retry later with exponential backoff.",
                     )
@@ -443,8 +439,6 @@ class IntacctSandbox:
                 if f.kind == "function_error" and f.matches(names):
                     self._consume(f)
                     out.append(
-                        ForcedError(
-                            f.function, ErrorDetail(f.errorno, f.description, f.description2, f.correction)
-                        )
+                        ForcedError(f.function, ErrorDetail(f.errorno, f.description, f.description2, f.correction))
                     )
         return out

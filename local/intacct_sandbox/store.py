@@ -38,9 +38,7 @@ class Store:
     def __init__(self, db_path: str | Path | None = None) -> None:
         self.db_path = str(db_path) if db_path else ":memory:"
         self.conn = sqlite3.connect(self.db_path, check_same_thread=False, isolation_level=None)
-        self.conn.execute(
-            "PRAGMA journal_mode=MEMORY" if self.db_path == ":memory:" else "PRAGMA journal_mode=WAL"
-        )
+        self.conn.execute("PRAGMA journal_mode=MEMORY" if self.db_path == ":memory:" else "PRAGMA journal_mode=WAL")
         self.conn.executescript(SCHEMA)
         self.lock = threading.RLock()
         self._sp = 0
@@ -104,17 +102,13 @@ class Store:
 
     # ---- sequences -----------------------------------------------------------------------
     def next_seq(self, company: str, name: str, start: int = 1) -> int:
-        row = self.conn.execute(
-            "SELECT value FROM seq WHERE company=? AND name=?", (company, name)
-        ).fetchone()
+        row = self.conn.execute("SELECT value FROM seq WHERE company=? AND name=?", (company, name)).fetchone()
         value = row[0] if row else start
         self.conn.execute("INSERT OR REPLACE INTO seq VALUES (?, ?, ?)", (company, name, value + 1))
         return int(value)
 
     def peek_seq(self, company: str, name: str, start: int = 1) -> int:
-        row = self.conn.execute(
-            "SELECT value FROM seq WHERE company=? AND name=?", (company, name)
-        ).fetchone()
+        row = self.conn.execute("SELECT value FROM seq WHERE company=? AND name=?", (company, name)).fetchone()
         return int(row[0]) if row else start
 
     def set_seq(self, company: str, name: str, value: int) -> None:
@@ -147,9 +141,7 @@ class Store:
             )
 
     def delete(self, company: str, obj: str, recordno: int) -> None:
-        self.conn.execute(
-            "DELETE FROM records WHERE company=? AND object=? AND recordno=?", (company, obj, recordno)
-        )
+        self.conn.execute("DELETE FROM records WHERE company=? AND object=? AND recordno=?", (company, obj, recordno))
 
     def get(self, company: str, obj: str, recordno: int) -> dict[str, Any] | None:
         row = self.conn.execute(

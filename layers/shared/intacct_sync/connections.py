@@ -37,9 +37,7 @@ def parse_connection(connection_id: str, raw: str | Mapping[str, Any], *, source
     try:
         data = json.loads(raw) if isinstance(raw, str) else dict(raw)
     except json.JSONDecodeError:
-        raise ConfigurationError(
-            f"{source} is not valid JSON.", fix="Store the connection as a JSON object."
-        ) from None
+        raise ConfigurationError(f"{source} is not valid JSON.", fix="Store the connection as a JSON object.") from None
     if not isinstance(data, dict):
         raise ConfigurationError(f"{source} must be a JSON object.", fix="See README 'Channel setup'.")
     if data.setdefault("id", connection_id) != connection_id:
@@ -51,8 +49,7 @@ def parse_connection(connection_id: str, raw: str | Mapping[str, Any], *, source
         return Connection.model_validate(data)
     except ValidationError as exc:
         keys = ", ".join(
-            f"'{'.'.join(str(p) for p in e['loc']) or '(root)'}': {e['msg']}"
-            for e in exc.errors(include_input=False)
+            f"'{'.'.join(str(p) for p in e['loc']) or '(root)'}': {e['msg']}" for e in exc.errors(include_input=False)
         )
         raise ConfigurationError(
             f"{source} is not a valid connection: {keys}.",

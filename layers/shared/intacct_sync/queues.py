@@ -89,9 +89,7 @@ def decode(body: str, get_claim: Callable[[str], bytes]) -> CanonicalEvent:
 class SqsEventQueue:
     """The orders and payments FIFO queues plus the claim-check bucket."""
 
-    def __init__(
-        self, *, orders_url: str, payments_url: str, bucket: str, sqs: Any = None, s3: Any = None
-    ) -> None:
+    def __init__(self, *, orders_url: str, payments_url: str, bucket: str, sqs: Any = None, s3: Any = None) -> None:
         self.urls = {"orders": orders_url, "payments": payments_url}
         self.bucket = bucket
         self._sqs, self._s3 = sqs, s3
@@ -144,9 +142,7 @@ class SqsEventQueue:
                 "MessageBody": m.body,
                 "MessageGroupId": m.group_id,
                 "MessageDeduplicationId": m.dedup_id,
-                "MessageAttributes": {
-                    k: {"DataType": "String", "StringValue": v} for k, v in m.attributes.items()
-                },
+                "MessageAttributes": {k: {"DataType": "String", "StringValue": v} for k, v in m.attributes.items()},
             }
             for i, m in enumerate(batch)
         ]
@@ -154,6 +150,4 @@ class SqsEventQueue:
         failed = result.get("Failed") or []
         if failed:
             codes = sorted({f.get("Code", "?") for f in failed})
-            raise QueueUnavailable(
-                f"{len(failed)} of {len(batch)} messages refused by the {queue} queue ({codes})"
-            )
+            raise QueueUnavailable(f"{len(failed)} of {len(batch)} messages refused by the {queue} queue ({codes})")

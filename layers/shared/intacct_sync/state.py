@@ -40,9 +40,7 @@ def parse_version(text: str) -> datetime:
 
 
 class StateStore(Protocol):
-    def lookup(
-        self, event_ids: Sequence[str], group_ids: Sequence[str]
-    ) -> tuple[set[str], dict[str, datetime]]:
+    def lookup(self, event_ids: Sequence[str], group_ids: Sequence[str]) -> tuple[set[str], dict[str, datetime]]:
         """(event ids already accepted, latest accepted version per order group)."""
         ...
 
@@ -76,18 +74,12 @@ class DynamoStateStore:
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
                 raise
-            raise StateUnavailable(
-                f"state table {name} failed ({exc.response.get('Error', {}).get('Code')})"
-            ) from None
+            raise StateUnavailable(f"state table {name} failed ({exc.response.get('Error', {}).get('Code')})") from None
         except BotoCoreError as exc:
             raise StateUnavailable(f"state table unreachable ({type(exc).__name__})") from None
 
-    def lookup(
-        self, event_ids: Sequence[str], group_ids: Sequence[str]
-    ) -> tuple[set[str], dict[str, datetime]]:
-        keys = [f"event#{e}" for e in dict.fromkeys(event_ids)] + [
-            f"version#{g}" for g in dict.fromkeys(group_ids)
-        ]
+    def lookup(self, event_ids: Sequence[str], group_ids: Sequence[str]) -> tuple[set[str], dict[str, datetime]]:
+        keys = [f"event#{e}" for e in dict.fromkeys(event_ids)] + [f"version#{g}" for g in dict.fromkeys(group_ids)]
         seen: set[str] = set()
         versions: dict[str, datetime] = {}
         for start in range(0, len(keys), _BATCH_GET):
@@ -171,9 +163,7 @@ class InMemoryStateStore:
         self.versions: dict[str, datetime] = {}
         self.watermarks: dict[str, datetime] = {}
 
-    def lookup(
-        self, event_ids: Sequence[str], group_ids: Sequence[str]
-    ) -> tuple[set[str], dict[str, datetime]]:
+    def lookup(self, event_ids: Sequence[str], group_ids: Sequence[str]) -> tuple[set[str], dict[str, datetime]]:
         with self._lock:
             return (
                 {e for e in event_ids if e in self.events},

@@ -78,9 +78,7 @@ def _contact_record(name: str, dc: dict[str, Any]) -> dict[str, Any]:
 
 def _check_contact(obj: str, dc: Any) -> dict[str, Any]:
     if not isinstance(dc, dict):
-        raise bl_error(
-            f"Required field DISPLAYCONTACT is missing on {obj}", "DISPLAYCONTACT with PRINTAS is required."
-        )
+        raise bl_error(f"Required field DISPLAYCONTACT is missing on {obj}", "DISPLAYCONTACT with PRINTAS is required.")
     _unknown("CONTACT", CONTACT_FIELDS, dc, [], " (in DISPLAYCONTACT)")
     _required(obj, dc.get("PRINTAS"), "PRINTAS", "Print as (DISPLAYCONTACT.PRINTAS)")
     addr = dc.get("MAILADDRESS")
@@ -122,9 +120,7 @@ def insert_customer(ctx: Ctx, fields: dict[str, Any]) -> dict[str, Any]:
     if fields.get("TERMNAME"):
         term_days(ctx, fields["TERMNAME"])
     if fields.get("CURRENCY") and fields["CURRENCY"] not in ctx.company.get("currencies", ["USD"]):
-        raise bl_error(
-            f"Invalid currency '{fields['CURRENCY']}'", "The currency is not enabled in the company."
-        )
+        raise bl_error(f"Invalid currency '{fields['CURRENCY']}'", "The currency is not enabled in the company.")
     contact_name = dc.get("CONTACTNAME") or f"{name}(C{cid})"
     if find(ctx, "CONTACT", contact_name) is not None:
         raise bl_error(

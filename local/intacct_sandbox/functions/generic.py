@@ -38,9 +38,7 @@ validate_read_by_query = generic_validator(
     ["object", "query", "fields", "pagesize", "returnFormat", "docparid"], ["object", "query"]
 )
 validate_read_more = generic_validator(["resultId", "object", "view", "reportId"])
-validate_read = generic_validator(
-    ["object", "keys", "fields", "returnFormat", "docparid"], ["object", "keys"]
-)
+validate_read = generic_validator(["object", "keys", "fields", "returnFormat", "docparid"], ["object", "keys"])
 validate_read_by_name = validate_read
 validate_lookup = generic_validator(["object", "docparid"], ["object"])
 
@@ -136,13 +134,9 @@ def query(ctx: Ctx, el: Element) -> Result:
             )
         names.append((child.text or "").strip())
     if not names:
-        raise query_failed(
-            "The select element must name at least one field", "Returning all fields is not supported."
-        )
+        raise query_failed("The select element must name at least one field", "Returning all fields is not supported.")
     fdefs = [resolve_field(obj, n) for n in names]
-    opts = Options(
-        caseinsensitive=(text(el.find("options"), "caseinsensitive") or "").strip().lower() == "true"
-    )
+    opts = Options(caseinsensitive=(text(el.find("options"), "caseinsensitive") or "").strip().lower() == "true")
     node = None
     filt = el.find("filter")
     if filt is not None:
@@ -267,9 +261,7 @@ def read_more(ctx: Ctx, el: Element) -> Result:
 def _keys(el: Element) -> list[str]:
     keys = [k.strip() for k in (text(el, "keys") or "").split(",") if k.strip()]
     if len(keys) > MAX_KEYS:
-        raise query_failed(
-            f"Too many keys: {len(keys)}", f"read and readByName accept at most {MAX_KEYS} keys."
-        )
+        raise query_failed(f"Too many keys: {len(keys)}", f"read and readByName accept at most {MAX_KEYS} keys.")
     return keys
 
 

@@ -125,10 +125,7 @@ def _decimal(value: str | None, name: str, where: str) -> Decimal:
 def _customfields(el: Element | None) -> dict[str, str]:
     if el is None:
         return {}
-    return {
-        text(cf, "customfieldname") or "": text(cf, "customfieldvalue") or ""
-        for cf in el.findall("customfield")
-    }
+    return {text(cf, "customfieldname") or "": text(cf, "customfieldvalue") or "" for cf in el.findall("customfield")}
 
 
 def _contact_ref(ctx: Ctx, el: Element | None, block: str) -> str | None:
@@ -176,9 +173,7 @@ def _line(ctx: Ctx, el: Element, n: int, base: dict[str, Any] | None = None) -> 
     for tag, key in (("quantity", "QUANTITY"), ("price", "PRICE"), ("discountpercent", "DISCOUNTPERCENT")):
         v = text(el, tag)
         if v is not None:
-            line[key] = (
-                plain(_decimal(v, tag, where)) if tag != "price" else format(_decimal(v, tag, where), "f")
-            )
+            line[key] = plain(_decimal(v, tag, where)) if tag != "price" else format(_decimal(v, tag, where), "f")
     if el.find("customfields") is not None:
         line["CUSTOMFIELDS"] = _customfields(el.find("customfields"))
     item = must_exist(ctx, "ITEM", line.get("ITEMID") or "", where)
@@ -221,9 +216,7 @@ def _line(ctx: Ctx, el: Element, n: int, base: dict[str, Any] | None = None) -> 
     return line
 
 
-def _subtotal(
-    ctx: Ctx, defn: dict[str, Any], el: Element, base: dict[str, Any] | None = None
-) -> dict[str, Any]:
+def _subtotal(ctx: Ctx, defn: dict[str, Any], el: Element, base: dict[str, Any] | None = None) -> dict[str, Any]:
     desc = text(el, "description") or ""
     if desc not in defn.get("subtotals", []):
         raise bl_error(
@@ -318,9 +311,7 @@ def _finish(ctx: Ctx, doc: dict[str, Any], defn: dict[str, Any]) -> None:
     if doc.get("DUE_GIVEN"):
         doc["WHENDUE"] = doc["DUE_GIVEN"]
     elif termname:
-        doc["WHENDUE"] = (
-            date.fromisoformat(doc["WHENCREATED"]) + timedelta(days=term_days(ctx, termname))
-        ).isoformat()
+        doc["WHENDUE"] = (date.fromisoformat(doc["WHENCREATED"]) + timedelta(days=term_days(ctx, termname))).isoformat()
     elif defn.get("posts_to_ar"):
         raise bl_error(
             "Either a due date or a payment term is required",

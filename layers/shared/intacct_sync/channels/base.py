@@ -203,9 +203,7 @@ class Node:
         try:
             return to_decimal(value)
         except (ValueError, TypeError) as exc:
-            raise InvalidPayload(
-                f"expected a decimal number ({exc}), got {_kind(value)}", path=self.at(key)
-            ) from None
+            raise InvalidPayload(f"expected a decimal number ({exc}), got {_kind(value)}", path=self.at(key)) from None
 
     def opt_decimal(self, key: str, default: Decimal = ZERO) -> Decimal:
         value = self.raw.get(key)
@@ -348,9 +346,7 @@ class ChannelAdapter:
             header_name=self.spec.signature_headers[0],
         )
 
-    def parse(
-        self, headers: Mapping[str, str], raw_body: bytes, connection: Connection
-    ) -> list[CanonicalEvent]:
+    def parse(self, headers: Mapping[str, str], raw_body: bytes, connection: Connection) -> list[CanonicalEvent]:
         """Turn one delivery into canonical events; raises InvalidPayload."""
         raise NotImplementedError
 

@@ -168,13 +168,9 @@ class BigCommerceAdapter(ChannelAdapter):
                 tolerance_seconds=connection.signature_tolerance_seconds,
             )
         if connection.webhook_auth_header is not None and connection.webhook_auth_value is not None:
-            verify_shared_header(
-                hdrs, connection.webhook_auth_header, connection.webhook_auth_value.get_secret_value()
-            )
+            verify_shared_header(hdrs, connection.webhook_auth_header, connection.webhook_auth_value.get_secret_value())
 
-    def parse(
-        self, headers: Mapping[str, str], raw_body: bytes, connection: Connection
-    ) -> list[CanonicalEvent]:
+    def parse(self, headers: Mapping[str, str], raw_body: bytes, connection: Connection) -> list[CanonicalEvent]:
         """A callback -> [OrderReference event] (or [] for scopes not handled)."""
         hdrs = Headers(headers)
         n = Node(load_json_object(raw_body, "callback"), "callback")
@@ -476,9 +472,7 @@ def _fee(n: Node, suffix: str) -> OrderLine:
     )
 
 
-def payments_from_transactions(
-    transactions_json: object, order: Order, connection: Connection
-) -> list[Payment]:
+def payments_from_transactions(transactions_json: object, order: Order, connection: Connection) -> list[Payment]:
     """v3 /orders/{id}/transactions -> Payments for successful purchase/capture transactions."""
     payments = []
     for t in _items(transactions_json, "transactions"):

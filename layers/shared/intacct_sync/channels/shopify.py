@@ -98,9 +98,7 @@ _FINANCIAL: Final = {status.value: status for status in FinancialStatus}
 class ShopifyAdapter(ChannelAdapter):
     spec = SPEC
 
-    def parse(
-        self, headers: Mapping[str, str], raw_body: bytes, connection: Connection
-    ) -> list[CanonicalEvent]:
+    def parse(self, headers: Mapping[str, str], raw_body: bytes, connection: Connection) -> list[CanonicalEvent]:
         """Turn one Shopify delivery into canonical events; raises InvalidPayload."""
         hdrs = Headers(headers)
         topic = self.topic(hdrs)
@@ -330,9 +328,7 @@ def _customer(n: Node, customer: Node | None, billing: Address | None, shipping:
         last_name=last,
         company=(contact.company if contact else None)
         or (default_address.text("company") if default_address else None),
-        phone=(customer.text("phone") if customer else None)
-        or n.text("phone")
-        or (contact.phone if contact else None),
+        phone=(customer.text("phone") if customer else None) or n.text("phone") or (contact.phone if contact else None),
         is_guest=customer is None,
     )
 
@@ -451,18 +447,14 @@ def _deleted(n: Node, ctx: _Delivery) -> list[CanonicalEvent]:
 # Refunds and transactions
 
 
-def refund_from_json(
-    refund_json: object, connection: Connection, *, order_currency: str | None = None
-) -> Refund:
+def refund_from_json(refund_json: object, connection: Connection, *, order_currency: str | None = None) -> Refund:
     """A Shopify Refund (refunds/create body or an element of order.refunds[], decoded)."""
     return _refund(as_object(refund_json, "refund"), connection, order_currency=order_currency)
 
 
 def _refund(n: Node, connection: Connection, *, order_currency: str | None) -> Refund:
     refund_transactions = [
-        t
-        for t in n.objects("transactions")
-        if t.text("kind") == "refund" and t.text("status") in (None, "success")
+        t for t in n.objects("transactions") if t.text("kind") == "refund" and t.text("status") in (None, "success")
     ]
     amount = sum((t.decimal("amount") for t in refund_transactions), ZERO)
     currency = next((t.text("currency") for t in refund_transactions if t.text("currency")), None)
@@ -492,11 +484,7 @@ def _refund(n: Node, connection: Connection, *, order_currency: str | None) -> R
     else:
         # order_adjustments amounts are negative for money going back to the customer.
         shipping = -sum(
-            (
-                a.decimal("amount")
-                for a in n.objects("order_adjustments")
-                if a.text("kind") == "shipping_refund"
-            ),
+            (a.decimal("amount") for a in n.objects("order_adjustments") if a.text("kind") == "shipping_refund"),
             ZERO,
         )
 

@@ -120,9 +120,7 @@ class WooCommerceAdapter(ChannelAdapter):
             return None
         return Ping(channel=CHANNEL, webhook_id=webhook_id.decode("ascii"))
 
-    def parse(
-        self, headers: Mapping[str, str], raw_body: bytes, connection: Connection
-    ) -> list[CanonicalEvent]:
+    def parse(self, headers: Mapping[str, str], raw_body: bytes, connection: Connection) -> list[CanonicalEvent]:
         """Turn one WooCommerce delivery into canonical events; raises InvalidPayload."""
         hdrs = Headers(headers)
         topic = self.topic(hdrs)
@@ -169,9 +167,7 @@ def order_events(
     return _order_events(as_object(order_json, "order"), connection, topic=topic, delivery_id=delivery_id)
 
 
-def _order_events(
-    n: Node, connection: Connection, *, topic: str, delivery_id: str | None
-) -> list[CanonicalEvent]:
+def _order_events(n: Node, connection: Connection, *, topic: str, delivery_id: str | None) -> list[CanonicalEvent]:
     order = _order(n, connection)
     date_paid = n.opt_date_time("date_paid_gmt", naive_is_utc=True)
     stamp = order.updated_at.isoformat()
@@ -179,9 +175,7 @@ def _order_events(
         build(
             OrderEvent,
             "event",
-            **_envelope(
-                connection, topic, delivery_id, "order", topic, order.order_id, stamp, state_digest(order)
-            ),
+            **_envelope(connection, topic, delivery_id, "order", topic, order.order_id, stamp, state_digest(order)),
             occurred_at=order.updated_at,
             updated_at=order.updated_at,
             payload=order,

@@ -195,9 +195,7 @@ class IntacctClient:
 
     # --- public API ------------------------------------------------------------------------
 
-    def execute(
-        self, functions: Sequence[Function], *, deadline: Deadline, transaction: bool = False
-    ) -> list[Result]:
+    def execute(self, functions: Sequence[Function], *, deadline: Deadline, transaction: bool = False) -> list[Result]:
         """Send `functions` in one request; one `Result` per function, in the same order."""
         if len({f.controlid for f in functions}) != len(functions):
             raise ValueError("function controlids must be unique within a request")
@@ -436,9 +434,7 @@ class IntacctClient:
                     content = self._read_capped(resp)
                 except requests.RequestException as exc:
                     if _not_sent(exc):
-                        raise IntacctUnavailable(
-                            f"could not connect to Intacct ({type(exc).__name__})"
-                        ) from None
+                        raise IntacctUnavailable(f"could not connect to Intacct ({type(exc).__name__})") from None
                     if writes:
                         raise IntacctOutcomeUnknown(
                             f"Intacct's answer to a write was lost ({type(exc).__name__})", controlids=writes
@@ -483,9 +479,7 @@ class IntacctClient:
                         f"Intacct answered HTTP {status} without a usable body after a write ({exc})",
                         controlids=writes,
                     ) from None
-                raise IntacctUnavailable(
-                    f"Intacct answered HTTP {status} without a usable body ({exc})"
-                ) from None
+                raise IntacctUnavailable(f"Intacct answered HTTP {status} without a usable body ({exc})") from None
             raise IntacctRequestError(
                 f"the Intacct endpoint answered HTTP {status}, not an Intacct response",
                 fix="Check endpoint_url in the Intacct credentials secret (or remove it for the default).",

@@ -221,9 +221,7 @@ def classify_control_failure(errors: Sequence[ErrorDetail], *, sender_id: str) -
     )
 
 
-def classify_auth_failure(
-    errors: Sequence[ErrorDetail], *, sender_id: str, entity_id: str | None
-) -> Exception:
+def classify_auth_failure(errors: Sequence[ErrorDetail], *, sender_id: str, entity_id: str | None) -> Exception:
     """Error for `<operation><authentication><status>failure`: nothing in the request ran."""
     text = _lower_text(errors)
     summary = _summary(errors)

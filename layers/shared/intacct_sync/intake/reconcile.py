@@ -31,9 +31,7 @@ BATCH = 25
 class OrderLister(Protocol):
     """What the poll needs of a channel API client."""
 
-    def iter_orders_changed_since(
-        self, since: datetime, *, deadline: Deadline
-    ) -> Iterator[CanonicalEvent]: ...
+    def iter_orders_changed_since(self, since: datetime, *, deadline: Deadline) -> Iterator[CanonicalEvent]: ...
 
 
 @dataclass

@@ -68,11 +68,7 @@ class WebhookIntake:
         if not isinstance(connection_id, str):
             return self._done("unknown_connection", None, _error(404, "unknown connection"))
         raw_headers = event.get("headers")
-        headers = (
-            {str(k).lower(): str(v) for k, v in raw_headers.items()}
-            if isinstance(raw_headers, Mapping)
-            else {}
-        )
+        headers = {str(k).lower(): str(v) for k, v in raw_headers.items()} if isinstance(raw_headers, Mapping) else {}
         raw = event.get("body")
         if not isinstance(raw, str) or not raw:
             return self._done("malformed", None, _error(400, "request body missing"))
@@ -99,18 +95,14 @@ class WebhookIntake:
         try:
             connection = self.connections.get(connection_id)
         except TransientError as exc:
-            log.error(
-                "connection store unavailable", extra={"connection": connection_id, "error": exc.message}
-            )
+            log.error("connection store unavailable", extra={"connection": connection_id, "error": exc.message})
             return self._done("unavailable", None, _error(503, "temporarily unavailable, retry later"))
         except ConfigurationError as exc:
             log.error(
                 "connection secret invalid",
                 extra={"connection": connection_id, "error": exc.message, "fix": exc.fix},
             )
-            return self._done(
-                "misconfigured", None, _error(503, "connection is being configured, retry later")
-            )
+            return self._done("misconfigured", None, _error(503, "connection is being configured, retry later"))
         if connection is None:
             return self._done("unknown_connection", None, _error(404, "unknown connection"))
         channel = connection.channel
@@ -129,9 +121,7 @@ class WebhookIntake:
         try:
             result = self.pipeline.submit(received)
         except TransientError as exc:
-            log.error(
-                "could not queue webhook events", extra={"connection": connection_id, "error": exc.message}
-            )
+            log.error("could not queue webhook events", extra={"connection": connection_id, "error": exc.message})
             return self._done("unavailable", channel, _error(503, "could not queue the event, retry later"))
         log.info(
             "webhook events",
@@ -154,8 +144,6 @@ class WebhookIntake:
 
     def _done(self, outcome: str, channel: str | None, response: HttpResponse) -> HttpResponse:
         if response.status >= 400:
-            log.info(
-                "webhook rejected", extra={"outcome": outcome, "channel": channel, "status": response.status}
-            )
+            log.info("webhook rejected", extra={"outcome": outcome, "channel": channel, "status": response.status})
         self.on_outcome(outcome, channel, int(response.body.get("events", 0)))
         return response

@@ -203,9 +203,7 @@ class Order(Frozen):
         tax_added = ZERO if self.taxes_included else self.total_tax
         expected = quantize_money(lines_net + shipping_net - unallocated + tax_added, self.currency)
         stated = quantize_money(self.total, self.currency)
-        parts_tax = sum((line.tax for line in self.lines), ZERO) + sum(
-            (s.tax for s in self.shipping_lines), ZERO
-        )
+        parts_tax = sum((line.tax for line in self.lines), ZERO) + sum((s.tax for s in self.shipping_lines), ZERO)
         return TotalsCheck(
             currency=self.currency,
             lines_net=lines_net,
