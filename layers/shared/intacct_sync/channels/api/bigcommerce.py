@@ -1,0 +1,214 @@
+"""BigCommerce REST API client (v2 orders, v3 transactions and hooks).
+
+- Auth: `X-Auth-Token: <access_token>` of a store-level API account; `store` is the store hash.
+- Base URL: `https://api.bigcommerce.com` (or `api_base_url`), paths under `/stores/{store}`.
+- Orders changed since T: `GET /v2/orders?min_date_modified=T&sort=date_modified:asc&limit=250
+  &page=N` until an empty page (v2 answers 204 No Content) or a short one. Each order becomes an
+  `OrderReferenceEvent` (scope store/order/updated, `updated_at` = date_modified) with id
+  `bigcommerce:<conn>:poll:<order id>:<date_modified>`: the same state polled twice dedups, and
+  the consumer fetches the full order (`fetch_order_events`), so the poll costs one call a page.
+- Full order: `/v2/orders/{id}`, `/v2/orders/{id}/products` and `/shipping_addresses` (paged,
+  250 a page), `/v3/orders/{id}/transactions` (v3 paging) -> `bigcommerce.order_events`.
+- Rate limits: the store's quota is shared by every app; when `X-Rate-Limit-Requests-Left` falls
+  to 2 or fewer, the next request waits `X-Rate-Limit-Time-Reset-Ms`; a 429 waits
+  `Retry-After` or `X-Rate-Limit-Time-Reset-Ms`, and without either, the backoff.
+- Webhooks: `/v3/hooks` (`scope`, `destination`, `is_active`, `headers`); the connection's
+  `webhook_auth_header`/`webhook_auth_value` go in `headers`. A hook BigCommerce deactivated
+  (after ~48 h of failures) or one missing the auth header is updated back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Final
+
+from intacct_sync.channels import bigcommerce as adapter
+from intacct_sync.channels.api.base import ApiSpec, BaseChannelClient, WebhookApi, require, secret
+from intacct_sync.channels.api.errors import ChannelRequestError
+from intacct_sync.channels.api.http import RateLimitRules
+from intacct_sync.channels.api.port import WebhookSubscription
+from intacct_sync.channels.base import as_object, build, event_id
+from intacct_sync.models.connection import Connection
+from intacct_sync.models.events import CanonicalEvent, OrderReferenceEvent
+from intacct_sync.models.order import OrderReference
+from intacct_sync.retry import Deadline
+
+BASE_URL: Final = "https://api.bigcommerce.com"
+PAGE_SIZE: Final = 250
+ORDERS_SORT: Final[str | None] = "date_modified:asc"
+POLL_SCOPE: Final = "store/order/updated"
+_MAX_PAGES: Final = 100_000
+
+SPEC: Final = ApiSpec(
+    channel="bigcommerce",
+    default_base_url=BASE_URL,
+    rules=RateLimitRules(
+        requests_left_header="X-Rate-Limit-Requests-Left",
+        reset_ms_header="X-Rate-Limit-Time-Reset-Ms",
+        reserve=2,
+    ),
+    webhooks=WebhookApi(
+        collection_path="/stores/{store}/v3/hooks",
+        item_path="/stores/{store}/v3/hooks/{webhook_id}",
+        id_key="id",
+        topic_key="scope",
+        address_key="destination",
+        wrap_key="data",
+        list_params={"limit": PAGE_SIZE},
+    ),
+    auth_fix=(
+        "Check 'access_token' in the connection secret '{id}' (the access token of a store-level "
+        "API account) and 'store' (the store hash from the API path, stores/<hash>/v3/). In "
+        "BigCommerce: Settings > Store-level API accounts > Create API account, OAuth scopes "
+        "Orders: modify (read-only without writeback), Order transactions: read-only, Products: "
+        "modify (stock push), Information & settings: read-only; save and copy the access token."
+    ),
+)
+
+
+class BigCommerceClient(BaseChannelClient):
+    spec: ClassVar[ApiSpec] = SPEC
+    max_page_size: ClassVar[int] = PAGE_SIZE
+
+    def _auth(self, connection: Connection) -> dict[str, Any]:
+        (token,) = require(connection, "access_token")
+        return {"auth_headers": {"X-Auth-Token": token}}
+
+    def _path_params(self) -> dict[str, str | int]:
+        return {"store": self.connection.store}
+
+    # --- paging ------------------------------------------------------------------------------
+
+    def _pages(
+        self,
+        path: str,
+        *,
+        params: Mapping[str, str | int],
+        deadline: Deadline,
+        path_params: Mapping[str, str | int] | None = None,
+    ) -> Iterator[list[Any]]:
+        """v2 collections are bare lists (204 No Content past the end); v3 ones are
+        `{"data": [...], "meta": {"pagination": {"total_pages": n}}}`."""
+        limit = int(params.get("limit", PAGE_SIZE))
+        for page in range(1, _MAX_PAGES + 1):
+            response = self.http.request(
+                "GET",
+                path,
+                path_params={**self._path_params(), **(path_params or {})},
+                params={**params, "page": page},
+                deadline=deadline,
+            )
+            data = response.data
+            pages: int | None = None
+            if isinstance(data, dict):
+                pages = _v3_total_pages(data)
+                data = data.get("data")
+            if data is None:
+                return
+            if not isinstance(data, list):
+                raise ChannelRequestError(
+                    f"bigcommerce GET {path} answered something other than a list",
+                    channel="bigcommerce",
+                    status=response.status,
+                )
+            if not data:
+                return
+            yield data
+            if page >= pages if pages is not None else len(data) < limit:
+                return
+
+    def _all(self, path: str, order_id: str, deadline: Deadline) -> list[Any]:
+        pages = self._pages(
+            path, params={"limit": self.page_size}, deadline=deadline, path_params={"order_id": order_id}
+        )
+        return [item for page in pages for item in page]
+
+    # --- orders ------------------------------------------------------------------------------
+
+    def iter_orders_changed_since(self, since: datetime, *, deadline: Deadline) -> Iterator[CanonicalEvent]:
+        params: dict[str, str | int] = {
+            "min_date_modified": since.astimezone(UTC).isoformat(),
+            "limit": self.page_size,
+        }
+        if ORDERS_SORT:
+            params["sort"] = ORDERS_SORT
+        for page in self._pages("/stores/{store}/v2/orders", params=params, deadline=deadline):
+            for order in page:
+                yield self._reference(order)
+
+    def _reference(self, order_json: object) -> CanonicalEvent:
+        n = as_object(order_json, "order")
+        order_id = n.id("id")
+        modified = n.opt_date_time("date_modified") or n.date_time("date_created")
+        conn = self.connection.id
+        reference = build(
+            OrderReference,
+            n.path,
+            connection_id=conn,
+            channel="bigcommerce",
+            order_id=order_id,
+            scope=POLL_SCOPE,
+            new_status_id=n.opt_int("status_id"),
+            created_at=n.opt_date_time("date_created"),
+        )
+        return build(
+            OrderReferenceEvent,
+            "event",
+            event_id=event_id("bigcommerce", conn, "poll", order_id, modified.isoformat()),
+            connection_id=conn,
+            channel="bigcommerce",
+            topic=POLL_SCOPE,
+            occurred_at=modified,
+            updated_at=modified,
+            payload=reference,
+        )
+
+    def fetch_order_events(self, order_id: str, *, deadline: Deadline) -> list[CanonicalEvent]:
+        response = self.http.request(
+            "GET",
+            "/stores/{store}/v2/orders/{order_id}",
+            path_params={**self._path_params(), "order_id": order_id},
+            deadline=deadline,
+        )
+        products = self._all("/stores/{store}/v2/orders/{order_id}/products", order_id, deadline)
+        addresses = self._all("/stores/{store}/v2/orders/{order_id}/shipping_addresses", order_id, deadline)
+        transactions = self._all("/stores/{store}/v3/orders/{order_id}/transactions", order_id, deadline)
+        return adapter.order_events(response.data, products, addresses, transactions, connection=self.connection)
+
+    # --- webhooks ----------------------------------------------------------------------------
+
+    def _auth_header(self) -> dict[str, str]:
+        name, value = self.connection.webhook_auth_header, secret(self.connection.webhook_auth_value)
+        return {name: value} if name and value else {}
+
+    def _webhook_body(self, url: str, topic: str, secret_: str | None) -> dict[str, Any]:
+        # BigCommerce signs with the app's client secret: `secret_` is not sent.
+        body: dict[str, Any] = {"scope": topic, "destination": url, "is_active": True}
+        if header := self._auth_header():
+            body["headers"] = header
+        return body
+
+    def _status_fields(self, raw: Mapping[str, Any]) -> dict[str, Any]:
+        active = raw.get("is_active") is not False
+        fields: dict[str, Any] = {"active": active, "status": "active" if active else "inactive"}
+        wanted = self._auth_header()
+        if wanted and "headers" in raw:
+            sent = raw.get("headers") or {}
+            sent_lower = {str(k).lower(): v for k, v in sent.items()} if isinstance(sent, dict) else {}
+            ((name, value),) = wanted.items()
+            fields["auth_header_ok"] = sent_lower.get(name.lower()) == value
+        return fields
+
+    def _repair_body(self, sub: WebhookSubscription) -> dict[str, Any] | None:
+        body: dict[str, Any] = {"is_active": True}
+        if header := self._auth_header():
+            body["headers"] = header
+        return body
+
+
+def _v3_total_pages(data: Mapping[str, Any]) -> int | None:
+    meta = data.get("meta")
+    pagination = meta.get("pagination") if isinstance(meta, dict) else None
+    pages = pagination.get("total_pages") if isinstance(pagination, dict) else None
+    return pages if isinstance(pages, int) and not isinstance(pages, bool) else None

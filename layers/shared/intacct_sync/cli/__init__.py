@@ -1,0 +1,1 @@
+"""Command-line tools run by an operator (webhook registration, ...), never by a deployed function."""
