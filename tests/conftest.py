@@ -44,9 +44,7 @@ def sandbox(_sandbox_server: tuple[IntacctSandbox, dict[str, Any]]) -> IntacctSa
 
 
 def make_credentials(sandbox: IntacctSandbox, **override: object) -> IntacctCredentials:
-    return IntacctCredentials.model_validate(
-        {**sandbox_credentials(), "endpoint_url": sandbox.url, **override}
-    )
+    return IntacctCredentials.model_validate({**sandbox_credentials(), "endpoint_url": sandbox.url, **override})
 
 
 class RecordingSleep:

@@ -57,9 +57,7 @@ def invoice(customer_id: str = "WEB-1", number: str = "SHOP-1001", **over: objec
         "reference_no": number,
         "term_name": "Net 30",
         "lines": [
-            SalesLine(
-                item_id="TSHIRT-M", quantity=Decimal(2), price=Decimal("19.99"), warehouse_id="WH-EAST"
-            ),
+            SalesLine(item_id="TSHIRT-M", quantity=Decimal(2), price=Decimal("19.99"), warehouse_id="WH-EAST"),
             SalesLine(item_id="MUG-01", quantity=Decimal(1), price=Decimal("12.50"), warehouse_id="WH-EAST"),
         ],
         "subtotals": [Subtotal("Shipping", Decimal("5.00")), Subtotal("Tax", Decimal("4.20"))],
@@ -163,21 +161,14 @@ def test_invoice_is_created_read_back_with_its_ar_record_and_paid(client: Intacc
 
 def test_update_recreates_the_ar_record_and_delete_removes_the_invoice(client: IntacctClient) -> None:
     new_customer(client)
-    key = (
-        client.execute_one(fn.create_sotransaction(invoice(), controlid="so-1"), deadline=deadline()).key
-        or ""
-    )
+    key = client.execute_one(fn.create_sotransaction(invoice(), controlid="so-1"), deadline=deadline()).key or ""
     before = read_invoice(client, key)
     update = SalesTransactionUpdate(
         message="address changed",
         line_updates={
-            1: SalesLine(
-                item_id="TSHIRT-M", quantity=Decimal(3), price=Decimal("19.99"), warehouse_id="WH-EAST"
-            )
+            1: SalesLine(item_id="TSHIRT-M", quantity=Decimal(3), price=Decimal("19.99"), warehouse_id="WH-EAST")
         },
-        new_lines=[
-            SalesLine(item_id="MUG-01", quantity=Decimal(1), price=Decimal("12.50"), warehouse_id="WH-EAST")
-        ],
+        new_lines=[SalesLine(item_id="MUG-01", quantity=Decimal(1), price=Decimal("12.50"), warehouse_id="WH-EAST")],
     )
     client.execute_one(fn.update_sotransaction(key, update, controlid="so-1-upd-1"), deadline=deadline())
     after = read_invoice(client, key)
@@ -384,9 +375,7 @@ def test_reads_are_retried_with_backoff_through_transient_faults(
     assert len(sleeps.delays) == 2
 
 
-def test_a_write_refused_with_503_is_retried_and_created_once(
-    client: IntacctClient, sandbox: IntacctSandbox
-) -> None:
+def test_a_write_refused_with_503_is_retried_and_created_once(client: IntacctClient, sandbox: IntacctSandbox) -> None:
     new_customer(client)
     sandbox.inject(Fault(kind="http_error", status=503, function="create_sotransaction", times=1))
     client.execute_one(fn.create_sotransaction(invoice(), controlid="so-1"), deadline=deadline())
@@ -471,9 +460,7 @@ def test_a_5xx_before_processing_is_unknown_for_a_write_and_the_resend_creates_i
     assert len(sandbox.snapshot()["invoices"]) == 1
 
 
-def test_an_offline_answer_is_retried(
-    client: IntacctClient, sandbox: IntacctSandbox, sleeps: RecordingSleep
-) -> None:
+def test_an_offline_answer_is_retried(client: IntacctClient, sandbox: IntacctSandbox, sleeps: RecordingSleep) -> None:
     client.session(deadline())
     body = (
         "<response><control><status>failure</status></control><errormessage><error><errorno>XL03000001</errorno>"
@@ -500,9 +487,7 @@ def test_an_offline_answer_is_retried(
 )
 def test_hostile_strings_round_trip_intact(client: IntacctClient, name: str) -> None:
     new_customer(client, "HOSTILE-1", name)
-    rows = list(
-        client.iter_query("CUSTOMER", ["CUSTOMERID", "NAME"], filter=q.eq("NAME", name), deadline=deadline())
-    )
+    rows = list(client.iter_query("CUSTOMER", ["CUSTOMERID", "NAME"], filter=q.eq("NAME", name), deadline=deadline()))
     assert [(r["CUSTOMERID"], r["NAME"]) for r in rows] == [("HOSTILE-1", name)]
 
 
@@ -547,11 +532,6 @@ def test_no_secret_reaches_logs_or_errors(
         creds.user_password.get_secret_value(),
         session.session_id,
     ]
-    text = (
-        caplog.text
-        + "".join(repr(r.__dict__) for r in caplog.records)
-        + str(info.value)
-        + repr(c.credentials)
-    )
+    text = caplog.text + "".join(repr(r.__dict__) for r in caplog.records) + str(info.value) + repr(c.credentials)
     assert not [s for s in secrets if s in text]
     assert any(r.getMessage() == "intacct request" for r in caplog.records)

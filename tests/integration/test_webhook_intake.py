@@ -84,9 +84,7 @@ def test_bigcommerce_signature_outside_the_tolerance_is_refused(stack: Stack) ->
 @pytest.mark.parametrize(
     "mangle",
     [
-        pytest.param(
-            lambda h, b: ({**h, "X-Shopify-Hmac-Sha256": sign.hmac_b64("wrong", b)}, b), id="wrong-secret"
-        ),
+        pytest.param(lambda h, b: ({**h, "X-Shopify-Hmac-Sha256": sign.hmac_b64("wrong", b)}, b), id="wrong-secret"),
         pytest.param(lambda h, b: ({k: v for k, v in h.items() if "Hmac" not in k}, b), id="missing-header"),
         pytest.param(lambda h, b: (h, b.replace(b'"id"', b'"id" ', 1)), id="body-changed-after-signing"),
         pytest.param(lambda h, b: ({**h, "X-Shopify-Hmac-Sha256": ""}, b), id="empty-header"),
@@ -161,15 +159,11 @@ def test_a_redelivery_with_a_new_event_id_but_older_state_is_stale(stack: Stack)
     newer = copy.deepcopy(order)
     newer["updated_at"] = "2030-01-01T00:00:00Z"
     newer_body = json.dumps(newer).encode()
-    resp = post(
-        stack, "shopify", sign.shopify_headers(newer_body, "orders/updated", event_id="e-new"), newer_body
-    )
+    resp = post(stack, "shopify", sign.shopify_headers(newer_body, "orders/updated", event_id="e-new"), newer_body)
     assert resp.status == 202
     stack.drain("orders")
     old_body = json.dumps(order).encode()
-    late = post(
-        stack, "shopify", sign.shopify_headers(old_body, "orders/updated", event_id="e-old"), old_body
-    )
+    late = post(stack, "shopify", sign.shopify_headers(old_body, "orders/updated", event_id="e-old"), old_body)
     assert (late.status, late.body) == (200, {"status": "stale"})
     assert stack.drain("orders") == []
 

@@ -119,9 +119,7 @@ def test_payment_rules(client: Client, sb: IntacctSandbox) -> None:
         "Invalid payment method": pay_xml(key, "1").replace("Credit Card", "Bitcoin"),
         "Invalid RECEIPTDATE": pay_xml(key, "1").replace("05/15/2024", "2024-05-15"),
         "Invalid bank account": pay_xml(key, "1").replace(">BOA<", ">CHASE<"),
-        "Specify exactly one of": pay_xml(
-            key, "1", extra="<UNDEPOSITEDACCOUNTNO>1200</UNDEPOSITEDACCOUNTNO>"
-        ),
+        "Specify exactly one of": pay_xml(key, "1", extra="<UNDEPOSITEDACCOUNTNO>1200</UNDEPOSITEDACCOUNTNO>"),
         "Required field CURRENCY": pay_xml(key, "1").replace("<CURRENCY>USD</CURRENCY>", ""),
     }
     for i, (expected, body) in enumerate(cases.items()):

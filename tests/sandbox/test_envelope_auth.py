@@ -50,9 +50,7 @@ def test_function_controlid_required_and_length(client: Client) -> None:
 
 
 def test_wrong_dtdversion_and_policy(client: Client) -> None:
-    a = client.post(
-        envelope(fn("f", LOOKUP)).replace("<dtdversion>3.0</dtdversion>", "<dtdversion>2.1</dtdversion>")
-    )
+    a = client.post(envelope(fn("f", LOOKUP)).replace("<dtdversion>3.0</dtdversion>", "<dtdversion>2.1</dtdversion>"))
     assert a.control_error().findtext("errorno") == "XL03000003"  # type: ignore[union-attr]
     a = client.post(
         envelope(fn("f", LOOKUP)).replace(

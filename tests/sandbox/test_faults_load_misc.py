@@ -161,9 +161,7 @@ def test_hostile_strings_round_trip(client: Client) -> None:
         assert row is not None, s
         assert row.findtext("NAME") == s
         assert row.findtext("DISPLAYCONTACT.EMAIL1") == s
-        doc = invoice_xml(
-            customer=cid, header_after_customer=f"<termname>Net 30</termname><message>{x(s)}</message>"
-        )
+        doc = invoice_xml(customer=cid, header_after_customer=f"<termname>Net 30</termname><message>{x(s)}</message>")
         a = client.one(doc, controlid=f"i{i}")
         assert a.status() == "success", a.errortext()
     # the raw response is UTF-8 encoded and declared as such
@@ -209,9 +207,7 @@ def test_admin_endpoints(client: Client, sb: IntacctSandbox) -> None:
     r = requests.post(f"{base}/_sandbox/faults", json={"kind": "http_error", "status": 503}, timeout=5)
     assert r.status_code == 200
     assert client.http.post(sb.url, data=client_xml(LOOKUP).encode()).status_code == 503
-    requests.post(
-        f"{base}/_sandbox/faults", json={"kind": "http_error", "status": 503, "times": None}, timeout=5
-    )
+    requests.post(f"{base}/_sandbox/faults", json={"kind": "http_error", "status": 503, "times": None}, timeout=5)
     requests.delete(f"{base}/_sandbox/faults", timeout=5)
     assert client.one(LOOKUP).status() == "success"
     assert requests.post(f"{base}/_sandbox/faults", json={"kind": "bogus"}, timeout=5).status_code == 400

@@ -100,9 +100,7 @@ def test_missing_permission(sandbox: IntacctSandbox) -> None:
     seed2["companies"][0]["users"][0]["permissions"].pop("Order Entry/Transactions")
     seed2["companies"][0]["users"][0]["permissions"]["Order Entry/Sales Invoice"] = ["add"]
     sandbox.reset(seed=seed2)
-    a = c.one(
-        "<readByQuery><object>SODOCUMENT</object><docparid>Sales Invoice</docparid><query></query></readByQuery>"
-    )
+    a = c.one("<readByQuery><object>SODOCUMENT</object><docparid>Sales Invoice</docparid><query></query></readByQuery>")
     assert a.errorno() == "PL04000005"
     assert "READ_BY_QUERY on objects of type sodocument" in a.errortext()
     assert c.one(invoice_xml(), controlid="ok").status() == "success"

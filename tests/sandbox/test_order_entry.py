@@ -86,9 +86,7 @@ def test_element_order_violation_is_control_schema_error(client: Client, sb: Int
     # currency without exchratetype / exchrate breaks the group
     a = client.one(invoice_xml(extra_before_lines="<currency>USD</currency>"))
     assert a.control_error().findtext("errorno") == "XL03000003"  # type: ignore[union-attr]
-    a = client.one(
-        invoice_xml(extra_before_lines="<basecurr>USD</basecurr><currency>USD</currency><exchratetype/>")
-    )
+    a = client.one(invoice_xml(extra_before_lines="<basecurr>USD</basecurr><currency>USD</currency><exchratetype/>"))
     assert a.status() == "success", a.errortext()
     # nothing ran for the schema failures
     assert len(sb.snapshot()["documents"]) == 1
@@ -121,9 +119,7 @@ def test_referential_integrity(client: Client) -> None:
         "Contact name 'Nobody' is not valid": invoice_xml(
             header_after_customer="<termname>Net 30</termname><shipto><contactname>Nobody</contactname></shipto>"
         ),
-        "Either a due date or a payment term is required": invoice_xml(
-            customer="C-1002", header_after_customer=""
-        ),
+        "Either a due date or a payment term is required": invoice_xml(customer="C-1002", header_after_customer=""),
         "Warehouse is required for inventory item": invoice_xml(
             lines="<sotransitem><itemid>MUG-01</itemid><quantity>1</quantity></sotransitem>"
         ),
@@ -188,9 +184,7 @@ def test_update_changes_prrecordkey_and_totals(client: Client) -> None:
         controlid="u2",
     )
     assert a.status() == "failure" and "line_num" in a.errortext()
-    a = client.one(
-        '<update_sotransaction key="Sales Invoice-NOPE"><message>x</message></update_sotransaction>'
-    )
+    a = client.one('<update_sotransaction key="Sales Invoice-NOPE"><message>x</message></update_sotransaction>')
     assert a.status() == "failure"
 
 
@@ -215,9 +209,7 @@ def test_paid_invoice_cannot_be_updated_or_deleted(client: Client) -> None:
         "<TRX_PAYMENTAMOUNT>10.00</TRX_PAYMENTAMOUNT></ARPYMTDETAIL></ARPYMTDETAILS></ARPYMT></create>"
     )
     assert client.one(pay, controlid="p").status() == "success"
-    a = client.one(
-        '<update_sotransaction key="Sales Invoice-INV0001"><message>x</message></update_sotransaction>'
-    )
+    a = client.one('<update_sotransaction key="Sales Invoice-INV0001"><message>x</message></update_sotransaction>')
     assert a.status() == "failure" and "payments have been applied" in a.errortext()
     a = client.one('<delete_sotransaction key="Sales Invoice-INV0001"/>')
     assert a.status() == "failure" and "payments have been applied" in a.errortext()

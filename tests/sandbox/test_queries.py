@@ -62,9 +62,7 @@ def test_query_operators(client: Client) -> None:
     assert q("<lessthan><field>TOTAL</field><value>39.98</value></lessthan>") == []
     assert q("<in><field>DOCNO</field><value>A2</value><value>ZZ</value></in>") == ["A2"]
     assert q("<notin><field>DOCNO</field><value>A2</value></notin>") == ["A1"]
-    assert q(
-        "<between><field>WHENCREATED</field><value>04/30/2024</value><value>05/01/2024</value></between>"
-    ) == [
+    assert q("<between><field>WHENCREATED</field><value>04/30/2024</value><value>05/01/2024</value></between>") == [
         "A1",
         "A2",
     ]
@@ -162,9 +160,7 @@ def test_read_by_query_star_and_grammar(client: Client) -> None:
     assert ids("TERMNAME IS NOT NULL and NAME not like 'G%'") == ["C-1001"]
     assert ids("CUSTOMERID <> 'C-1001' AND RECORDNO >= 3") == ["C-1003"]
     for bad in ("NAME = ", "NAME == 'x'", "NAME = 'unterminated", "(NAME = 'x'", "BOGUS = 'x'"):
-        r = client.one(
-            f"<readByQuery><object>CUSTOMER</object><query>{x(bad)}</query></readByQuery>", controlid="bad"
-        )
+        r = client.one(f"<readByQuery><object>CUSTOMER</object><query>{x(bad)}</query></readByQuery>", controlid="bad")
         assert r.status() == "failure", bad
         assert r.errorno() == "Query Failed", bad
 
@@ -183,9 +179,7 @@ def test_read_by_query_escaped_quote(client: Client) -> None:
     assert r.status() == "success", r.errortext()
     assert r.data().findtext("customer/NAME") == "Bob's Pizza, Inc."
     # a trailing backslash swallows the closing quote (the addcslashes pitfall)
-    r = client.one(
-        "<readByQuery><object>CUSTOMER</object><query>NAME = 'abc\\'</query></readByQuery>", controlid="r2"
-    )
+    r = client.one("<readByQuery><object>CUSTOMER</object><query>NAME = 'abc\\'</query></readByQuery>", controlid="r2")
     assert r.errorno() == "Query Failed"
 
 

@@ -70,9 +70,7 @@ def test_arbitrary_bytes_and_headers_never_cause_a_5xx(
 
 @settings(max_examples=200, deadline=None)
 @given(st.sampled_from(["shopify", "woocommerce"]), st.binary(max_size=500), st.text(max_size=30))
-def test_correctly_signed_garbage_is_a_400_or_ignored_never_a_crash(
-    channel: str, body: bytes, topic: str
-) -> None:
+def test_correctly_signed_garbage_is_a_400_or_ignored_never_a_crash(channel: str, body: bytes, topic: str) -> None:
     headers = (
         sign.shopify_headers(body, topic or "orders/create")
         if channel == "shopify"

@@ -81,9 +81,7 @@ def test_bigcommerce_follow_up_fetch_becomes_an_order_that_reconciles() -> None:
     assert order.check_totals().ok
     assert order.total == Decimal("72.5300")
     assert [line.sku for line in order.lines] == ["S-ORAN", "DUST1"], "bundled children are skipped"
-    assert [(d.code, d.amount, d.allocated) for d in order.discounts] == [
-        ("S2549JM0Y", Decimal("5.0000"), False)
-    ]
+    assert [(d.code, d.amount, d.allocated) for d in order.discounts] == [("S2549JM0Y", Decimal("5.0000"), False)]
     assert order.shipping_lines[0].title == "Flat Rate"
     assert order.financial_status is FinancialStatus.PAID
     assert order.placed
@@ -120,18 +118,14 @@ def test_bigcommerce_tax_inclusive_store_uses_inc_tax_amounts() -> None:
     bundle = _fetch()
     bundle["order"]["is_tax_inclusive_pricing"] = True
     # inc-tax: 53.71 + 12.99 + 10.83 - 5.00 = 72.53
-    order = bigcommerce.parse_order(
-        bundle["order"], bundle["products"], bundle["shipping_addresses"], connection=CONN
-    )
+    order = bigcommerce.parse_order(bundle["order"], bundle["products"], bundle["shipping_addresses"], connection=CONN)
     assert order.taxes_included
     assert order.check_totals().ok
 
 
 def test_bigcommerce_refund_fetch() -> None:
     bundle = _fetch()
-    order = bigcommerce.parse_order(
-        bundle["order"], bundle["products"], bundle["shipping_addresses"], connection=CONN
-    )
+    order = bigcommerce.parse_order(bundle["order"], bundle["products"], bundle["shipping_addresses"], connection=CONN)
     refund = bigcommerce.parse_refund(json.loads(load("bigcommerce", "refund_fetch.json")), order, CONN)
     assert (refund.refund_id, refund.amount) == ("12", Decimal("12.99"))
     assert [(line.line_id, line.sku) for line in refund.lines] == [("67", "DUST1")]

@@ -49,9 +49,7 @@ def test_shopify_without_event_headers_falls_back_to_order_state_version() -> No
         del headers["X-Shopify-Event-Id"], headers["X-Shopify-Webhook-Id"]
         return _ids(shopify.parse(headers, raw, conn))
 
-    updated = body.replace(
-        b'"updated_at": "2024-05-02T10:15:04-04:00"', b'"updated_at": "2024-05-03T08:00:00-04:00"'
-    )
+    updated = body.replace(b'"updated_at": "2024-05-02T10:15:04-04:00"', b'"updated_at": "2024-05-03T08:00:00-04:00"')
     assert parse(body) == parse(body)
     assert parse(body) != parse(updated)
 

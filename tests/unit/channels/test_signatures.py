@@ -33,9 +33,7 @@ BC_BODY = load("bigcommerce", "callback_store_order_created.json")
 
 
 def test_shopify_valid_base64_signature_is_accepted() -> None:
-    shopify.verify_signature(
-        shopify_headers(SHOPIFY_BODY, "orders/paid"), SHOPIFY_BODY, connection("shopify")
-    )
+    shopify.verify_signature(shopify_headers(SHOPIFY_BODY, "orders/paid"), SHOPIFY_BODY, connection("shopify"))
 
 
 def test_shopify_header_names_are_case_insensitive_as_http_api_v2_lowercases_them() -> None:
@@ -44,9 +42,7 @@ def test_shopify_header_names_are_case_insensitive_as_http_api_v2_lowercases_the
 
 
 def test_woocommerce_valid_base64_signature_is_accepted() -> None:
-    woocommerce.verify_signature(
-        woocommerce_headers(WOO_BODY, "order.created"), WOO_BODY, connection("woocommerce")
-    )
+    woocommerce.verify_signature(woocommerce_headers(WOO_BODY, "order.created"), WOO_BODY, connection("woocommerce"))
 
 
 def test_hex_digest_channels_are_supported_by_the_same_check() -> None:
@@ -116,9 +112,7 @@ def test_woocommerce_signature_from_another_webhook_secret_is_rejected() -> None
 
 
 def test_bigcommerce_standard_webhooks_and_shared_header_valid() -> None:
-    bigcommerce.verify_signature(
-        bigcommerce_headers(BC_BODY), BC_BODY, connection("bigcommerce"), now=FIXED_NOW
-    )
+    bigcommerce.verify_signature(bigcommerce_headers(BC_BODY), BC_BODY, connection("bigcommerce"), now=FIXED_NOW)
 
 
 @pytest.mark.parametrize("skew", [-301, 301, -(10**6)])

@@ -149,9 +149,7 @@ def test_woocommerce_ping_is_recognised_without_a_signature() -> None:
     assert result == Ping(channel="woocommerce", webhook_id="15")
 
 
-@pytest.mark.parametrize(
-    "body", [b"webhook_id=", b"webhook_id=12&x=1", b"webhook_id=abc", b'{"webhook_id": 1}']
-)
+@pytest.mark.parametrize("body", [b"webhook_id=", b"webhook_id=12&x=1", b"webhook_id=abc", b'{"webhook_id": 1}'])
 def test_woocommerce_ping_lookalikes_are_not_pings(body: bytes) -> None:
     assert woocommerce.detect_ping({}, body) is None
 

@@ -81,9 +81,7 @@ def e(no: str, d: str = "", d2: str = "", c: str = "") -> list[ErrorDetail]:
 
 
 def test_bad_sender_password_names_the_sender_keys() -> None:
-    err = classify_control_failure(
-        e("XL03000006", "Incorrect Intacct XML Partner ID or password."), sender_id="S1"
-    )
+    err = classify_control_failure(e("XL03000006", "Incorrect Intacct XML Partner ID or password."), sender_id="S1")
     assert isinstance(err, IntacctConfigurationError) and isinstance(err, ConfigurationError)
     assert "sender_password" in str(err.fix) and "S1" in str(err.fix)
 
@@ -104,9 +102,7 @@ def test_unauthorised_sender_points_at_web_services_authorizations() -> None:
 
 
 def test_bad_user_credentials_point_at_the_web_services_user() -> None:
-    err = classify_auth_failure(
-        e("XL03000006", "Sign-in information is incorrect"), sender_id="S", entity_id=None
-    )
+    err = classify_auth_failure(e("XL03000006", "Sign-in information is incorrect"), sender_id="S", entity_id=None)
     assert isinstance(err, IntacctConfigurationError)
     assert "Web Services users" in str(err.fix) and "user_password" in str(err.fix)
 
@@ -153,9 +149,7 @@ def test_schema_errors_are_permanent_request_errors() -> None:
 
 
 def test_expired_demo_company_is_a_configuration_error() -> None:
-    err = classify_control_failure(
-        e("PL04000055", "This company is a demo company and has expired."), sender_id="s"
-    )
+    err = classify_control_failure(e("PL04000055", "This company is a demo company and has expired."), sender_id="s")
     assert isinstance(err, IntacctConfigurationError)
 
 

@@ -184,9 +184,7 @@ def test_delete_sotransaction_is_an_empty_element_with_the_key() -> None:
 
 def test_create_customer_minimal_matches_the_sdk_shape() -> None:
     f = fn.create_customer(
-        CustomerRecord(
-            customer_id="C1", name="SaaS Corp", display_contact=Contact(print_as="SaaS Corporation")
-        ),
+        CustomerRecord(customer_id="C1", name="SaaS Corp", display_contact=Contact(print_as="SaaS Corporation")),
         controlid="cust-C1",
     )
     assert ET.tostring(f.element, encoding="unicode") == (
@@ -205,9 +203,7 @@ def test_create_customer_writes_contact_and_address() -> None:
             last_name="Doe",
             email="jane@example.com",
             phone="555",
-            address=Address(
-                line1="1 Main", city="San Jose", state="CA", zip="95110", country="United States"
-            ),
+            address=Address(line1="1 Main", city="San Jose", state="CA", zip="95110", country="United States"),
         ),
         ship_to_contact="Jane Doe(CWEB-1)",
     )

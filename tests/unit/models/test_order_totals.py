@@ -79,9 +79,7 @@ def test_zero_decimal_currency_compares_in_whole_yen() -> None:
     order = _order(
         currency="JPY",
         lines=(
-            OrderLine(
-                line_id="1", name="Tea", quantity=Decimal(1), unit_price=Decimal(1000), subtotal=Decimal(1000)
-            ),
+            OrderLine(line_id="1", name="Tea", quantity=Decimal(1), unit_price=Decimal(1000), subtotal=Decimal(1000)),
         ),
         shipping_lines=(),
         discounts=(),
