@@ -118,7 +118,7 @@ def webhook_events() -> dict[str, dict[str, Any]]:
     add(
         "shopify",
         "forged_wrong_secret",
-        sign.shopify_headers(forged, "orders/paid", secret="not-the-secret"),
+        sign.shopify_headers(forged, "orders/paid", secret="not-the-secret"),  # noqa: S106 - a forgery on purpose
         forged,
     )
     return out

@@ -283,6 +283,34 @@ class ChannelSandbox:
             return f"{self.base_url}/bigcommerce"
         return f"{self.base_url}/{channel}/{store}"
 
+    def connection_secret(self, channel: str, store: str, connection_id: str) -> dict[str, Any]:
+        """A connection secret (the product's JSON keys) for a sandbox store: API credentials,
+        webhook secret and `api_base_url` pointing here. Used by tests and the local stack."""
+        creds = self.credentials(channel, store)
+        data: dict[str, Any] = {
+            "id": connection_id,
+            "channel": channel,
+            "api_base_url": self.api_base_url(channel, store),
+        }
+        if channel == "shopify":
+            data |= {"store": store, "access_token": creds["access_token"], "webhook_secret": creds["client_secret"]}
+        elif channel == "woocommerce":
+            data |= {
+                "store": f"https://{store}.example",
+                "api_key": creds["consumer_key"],
+                "api_secret": creds["consumer_secret"],
+                "webhook_secret": creds["webhook_secret"],
+            }
+        else:
+            data |= {
+                "store": store,
+                "access_token": creds["access_token"],
+                "webhook_secret": creds["client_secret"],
+                "webhook_auth_header": "X-Webhook-Token",
+                "webhook_auth_value": "shared-token-for-tests",
+            }
+        return data
+
     def credentials(self, channel: str, store: str) -> dict[str, Any]:
         st = self.world.store(channel, store)
         cfg = st.config

@@ -65,27 +65,7 @@ def sleeps() -> Sleeps:
 
 
 def connection(cs: ChannelSandbox, channel: str, **override: Any) -> Connection:
-    store = STORES[channel]
-    creds = cs.credentials(channel, store)
-    data: dict[str, Any] = {"id": f"{channel}-it", "channel": channel, "api_base_url": cs.api_base_url(channel, store)}
-    if channel == "shopify":
-        data |= {"store": store, "access_token": creds["access_token"], "webhook_secret": creds["client_secret"]}
-    elif channel == "woocommerce":
-        data |= {
-            "store": "https://demo-woo.example",
-            "api_key": creds["consumer_key"],
-            "api_secret": creds["consumer_secret"],
-            "webhook_secret": creds["webhook_secret"],
-        }
-    else:
-        data |= {
-            "store": store,
-            "access_token": creds["access_token"],
-            "webhook_secret": creds["client_secret"],
-            "webhook_auth_header": "X-Webhook-Token",
-            "webhook_auth_value": "shared-token-for-tests",
-        }
-    return Connection.model_validate(data | override)
+    return Connection.model_validate(cs.connection_secret(channel, STORES[channel], f"{channel}-it") | override)
 
 
 def client(cs: ChannelSandbox, channel: str, sleeps: Sleeps, **options: Any) -> ChannelClient:
