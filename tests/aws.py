@@ -154,3 +154,32 @@ class FakeContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return self.remaining_ms
+
+
+def sqs_lambda_event(stack: Stack, queue: str, *, max_messages: int = 10) -> dict[str, Any]:
+    """Receive up to `max_messages` from a queue and shape them as Lambda's SQS event does."""
+    url = {"orders": stack.orders_url, "payments": stack.payments_url}.get(queue, queue)
+    got = stack.sqs.receive_message(
+        QueueUrl=url,
+        MaxNumberOfMessages=max_messages,
+        AttributeNames=["All"],
+        MessageAttributeNames=["All"],
+        VisibilityTimeout=0,
+    ).get("Messages", [])
+    records = []
+    for m in got:
+        records.append(
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m.get("Attributes", {}),
+                "messageAttributes": {
+                    k: {"stringValue": v.get("StringValue"), "dataType": v.get("DataType", "String")}
+                    for k, v in m.get("MessageAttributes", {}).items()
+                },
+                "eventSource": "aws:sqs",
+                "awsRegion": REGION,
+            }
+        )
+    return {"Records": records}

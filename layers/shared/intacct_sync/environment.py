@@ -16,11 +16,14 @@ class Environment(BaseModel):
     stage: str = "local"
     orders_queue_url: str | None = None
     payments_queue_url: str | None = None
+    orders_dlq_url: str | None = None
+    payments_dlq_url: str | None = None
     claim_check_bucket: str | None = None
     state_table: str | None = None
     connection_secret_prefix: str = "intacct-sync/local/connections/"  # noqa: S105 - a name, not a secret
     intacct_secret_arn: str | None = None
     settings_parameter: str | None = None
+    intacct_max_concurrency: int = 2
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None) -> Environment:

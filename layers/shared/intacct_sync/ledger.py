@@ -1,0 +1,266 @@
+"""The sync ledger: per channel order, what was done in Intacct and why (DynamoDB, state table).
+
+One item per order (`ledger#<connection>:<order id>`) holding a JSON document and a version
+number; every write is conditional on the version read, so two consumers can never overwrite each
+other's progress. Customer matches are cached as `customer#<match key hash>` items, so a known
+customer costs no Intacct read. The finance team reads it through `python -m intacct_sync.cli.ops`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from intacct_sync.errors import TransientError
+
+HISTORY_LIMIT = 40
+
+Status = Literal[
+    "received",  # seen, nothing posted yet
+    "skipped",  # not placed (abandoned checkout) or nothing to post
+    "invoiced",  # invoice in Intacct, amount due
+    "partially_paid",
+    "paid",
+    "deleted",  # unpaid order cancelled: invoice deleted
+    "closed",  # unpaid order cancelled: invoice closed
+    "credited",  # paid order cancelled or fully refunded: credit memo posted
+    "parked",  # a permanent error stops it: see last_error, fix, then replay
+]
+
+
+class LedgerConflict(TransientError):
+    """Someone else updated the entry since it was read: re-read and retry."""
+
+
+class PaymentRecord(BaseModel):
+    payment_id: str
+    amount: Decimal
+    recordno: str | None = None
+    posted_at: datetime
+
+
+class RefundRecord(BaseModel):
+    refund_id: str
+    amount: Decimal
+    document_key: str | None = None
+    posted_at: datetime
+
+
+class ErrorRecord(BaseModel):
+    at: datetime
+    kind: Literal["permanent", "transient"]
+    message: str
+    fix: str | None = None
+    event_id: str | None = None
+
+
+class HistoryItem(BaseModel):
+    at: datetime
+    action: str
+    detail: str = ""
+
+
+class LedgerEntry(BaseModel):
+    model_config = ConfigDict(validate_assignment=True)
+
+    connection_id: str
+    order_id: str
+    channel: str
+    order_number: str | None = None
+    status: Status = "received"
+    source_updated_at: datetime | None = None
+    customer_id: str | None = None
+    document_key: str | None = None
+    ar_record_key: str | None = None
+    invoice_total: Decimal | None = None
+    invoice_hash: str | None = None
+    invoice_lines: int | None = None
+    currency: str | None = None
+    payments: dict[str, PaymentRecord] = Field(default_factory=dict)
+    refunds: dict[str, RefundRecord] = Field(default_factory=dict)
+    last_error: ErrorRecord | None = None
+    history: list[HistoryItem] = Field(default_factory=list)
+    version: int = 0
+
+    @property
+    def key(self) -> str:
+        return f"{self.connection_id}:{self.order_id}"
+
+    @property
+    def paid_total(self) -> Decimal:
+        return sum((p.amount for p in self.payments.values()), Decimal(0))
+
+    def note(self, action: str, detail: str = "") -> None:
+        self.history = [*self.history, HistoryItem(at=datetime.now(UTC), action=action, detail=detail)][-HISTORY_LIMIT:]
+
+    def fail(
+        self, kind: Literal["permanent", "transient"], message: str, fix: str | None, event_id: str | None
+    ) -> None:
+        self.last_error = ErrorRecord(at=datetime.now(UTC), kind=kind, message=message, fix=fix, event_id=event_id)
+        if kind == "permanent":
+            self.status = "parked"
+        self.note(f"error ({kind})", message)
+
+
+def match_hash(match_key: str) -> str:
+    return hashlib.sha256(match_key.encode()).hexdigest()[:32]
+
+
+class Ledger(Protocol):
+    def get_many(self, keys: list[tuple[str, str]]) -> dict[str, LedgerEntry]:
+        """Entries by `connection:order` key for (connection_id, order_id) pairs that exist."""
+        ...
+
+    def put(self, entry: LedgerEntry) -> None:
+        """Write if nobody wrote since `entry.version` was read (then bumps it); else LedgerConflict."""
+        ...
+
+    def customer(self, match_key: str) -> str | None: ...
+
+    def remember_customer(self, match_key: str, customer_id: str) -> None: ...
+
+
+class DynamoLedger:
+    def __init__(self, table: str, *, client: Any = None) -> None:
+        self.table = table
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import boto3  # noqa: PLC0415 - deferred like every AWS client here
+
+            self._client = boto3.client("dynamodb")
+        return self._client
+
+    def _call(self, name: str, **kwargs: Any) -> Any:
+        from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
+        try:
+            return getattr(self.client, name)(**kwargs)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            if code == "ConditionalCheckFailedException":
+                raise LedgerConflict("ledger entry changed concurrently") from None
+            raise TransientError(f"ledger {name} failed ({code})") from None
+        except BotoCoreError as exc:
+            raise TransientError(f"ledger unreachable ({type(exc).__name__})") from None
+
+    def get_many(self, keys: list[tuple[str, str]]) -> dict[str, LedgerEntry]:
+        wanted = list(dict.fromkeys(f"{c}:{o}" for c, o in keys))
+        out: dict[str, LedgerEntry] = {}
+        for start in range(0, len(wanted), 100):
+            pending: dict[str, Any] = {
+                self.table: {
+                    "Keys": [{"pk": {"S": f"ledger#{k}"}} for k in wanted[start : start + 100]],
+                    "ConsistentRead": True,
+                }
+            }
+            while pending:
+                res = self._call("batch_get_item", RequestItems=pending)
+                for item in res.get("Responses", {}).get(self.table, []):
+                    entry = LedgerEntry.model_validate_json(item["doc"]["S"])
+                    entry.version = int(item["version"]["N"])
+                    out[entry.key] = entry
+                pending = res.get("UnprocessedKeys") or {}
+        return out
+
+    def put(self, entry: LedgerEntry) -> None:
+        new_version = entry.version + 1
+        doc = entry.model_copy(update={"version": new_version}).model_dump_json()
+        condition = "attribute_not_exists(pk)" if entry.version == 0 else "version = :expected"
+        values: dict[str, Any] = {":expected": {"N": str(entry.version)}} if entry.version else {}
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "Item": {
+                "pk": {"S": f"ledger#{entry.key}"},
+                "doc": {"S": doc},
+                "version": {"N": str(new_version)},
+                "status": {"S": entry.status},
+                "updated": {"S": datetime.now(UTC).isoformat()},
+            },
+            "ConditionExpression": condition,
+        }
+        if values:
+            kwargs["ExpressionAttributeValues"] = values
+        self._call("put_item", **kwargs)
+        entry.version = new_version
+
+    def get(self, connection_id: str, order_id: str) -> LedgerEntry | None:
+        return self.get_many([(connection_id, order_id)]).get(f"{connection_id}:{order_id}")
+
+    def list_entries(self, status: str | None = None) -> list[LedgerEntry]:
+        """Every ledger entry (a scan: for the operator CLI, not the hot path)."""
+        out: list[LedgerEntry] = []
+        paginator = self.client.get_paginator("scan")
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "FilterExpression": "begins_with(pk, :p)",
+            "ExpressionAttributeValues": {":p": {"S": "ledger#"}},
+        }
+        for page in paginator.paginate(**kwargs):
+            for item in page.get("Items", []):
+                entry = LedgerEntry.model_validate_json(item["doc"]["S"])
+                if status is None or entry.status == status:
+                    out.append(entry)
+        return out
+
+    def customer(self, match_key: str) -> str | None:
+        item = self._call("get_item", TableName=self.table, Key={"pk": {"S": f"customer#{match_hash(match_key)}"}}).get(
+            "Item"
+        )
+        return item["customer_id"]["S"] if item else None
+
+    def remember_customer(self, match_key: str, customer_id: str) -> None:
+        self._call(
+            "put_item",
+            TableName=self.table,
+            Item={"pk": {"S": f"customer#{match_hash(match_key)}"}, "customer_id": {"S": customer_id}},
+        )
+
+
+class InMemoryLedger:
+    """The same contract in memory (unit tests and benches)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.entries: dict[str, tuple[int, str]] = {}
+        self.customers: dict[str, str] = {}
+
+    def get_many(self, keys: list[tuple[str, str]]) -> dict[str, LedgerEntry]:
+        out: dict[str, LedgerEntry] = {}
+        with self._lock:
+            for c, o in keys:
+                k = f"{c}:{o}"
+                if k in self.entries:
+                    version, doc = self.entries[k]
+                    entry = LedgerEntry.model_validate_json(doc)
+                    entry.version = version
+                    out[k] = entry
+        return out
+
+    def get(self, connection_id: str, order_id: str) -> LedgerEntry | None:
+        return self.get_many([(connection_id, order_id)]).get(f"{connection_id}:{order_id}")
+
+    def put(self, entry: LedgerEntry) -> None:
+        with self._lock:
+            current = self.entries.get(entry.key, (0, ""))[0]
+            if current != entry.version:
+                raise LedgerConflict("ledger entry changed concurrently")
+            self.entries[entry.key] = (entry.version + 1, entry.model_dump_json())
+            entry.version += 1
+
+    def list_entries(self, status: str | None = None) -> list[LedgerEntry]:
+        pairs = [(c, o) for c, _, o in (k.partition(":") for k in self.entries)]
+        return [e for e in self.get_many(pairs).values() if status is None or e.status == status]
+
+    def customer(self, match_key: str) -> str | None:
+        return self.customers.get(match_key)
+
+    def remember_customer(self, match_key: str, customer_id: str) -> None:
+        self.customers[match_key] = customer_id

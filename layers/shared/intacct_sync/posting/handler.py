@@ -1,0 +1,52 @@
+"""The Lambda handler shared by the orders and payments consumers (they differ by data only)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from intacct_sync import wiring
+from intacct_sync.models.events import CanonicalEvent
+from intacct_sync.posting.consumer import DeadLetterParking, process_batch
+from intacct_sync.posting.orders import OrderPoster
+from intacct_sync.posting.outcome import Outcome
+from intacct_sync.posting.payments import PaymentPoster
+from intacct_sync.retry import Deadline
+
+Kind = Literal["orders", "payments"]
+_METRIC = {"done": "Posted", "retry": "Retried", "park": "Parked"}
+
+
+def consumer_handler(kind: Kind) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
+    logger = Logger()
+    metrics = Metrics()
+    posters: dict[str, OrderPoster | PaymentPoster] = {}  # built once per warm container
+    prefix = "Orders" if kind == "orders" else "Payments"
+
+    def count(_event: CanonicalEvent | None, outcome: Outcome) -> None:
+        metrics.add_metric(f"{prefix}{_METRIC[outcome.status]}", MetricUnit.Count, 1)
+
+    @logger.inject_lambda_context(clear_state=True)
+    @metrics.log_metrics
+    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        env = wiring.environment()
+        wiring.CURRENT.deadline = Deadline.from_context(context, reserve_s=5)
+        if kind not in posters:
+            posters[kind] = wiring.order_poster(env) if kind == "orders" else wiring.payment_poster(env)
+        # Settings changes apply within the parameter cache's 5 minutes, also in warm containers.
+        posters[kind].settings = wiring.settings(env)
+        dlq = env.orders_dlq_url if kind == "orders" else env.payments_dlq_url
+        return process_batch(
+            event,
+            decode=wiring.decoder(env),
+            poster=posters[kind],
+            park=DeadLetterParking(dlq or ""),
+            deadline=wiring.CURRENT.deadline,
+            on_outcome=count,
+        )
+
+    return lambda_handler

@@ -1,0 +1,384 @@
+"""Sync settings: customer match, invoice and credit memo, items, units, payments, rules.
+
+In AWS they are the JSON of an SSM parameter; locally a file. `load_settings` validates them
+once, at load, and turns every problem into a `ConfigurationError` naming the key path
+(`invoice.numbering.mode`, `rules[2] "EU orders".when.sku[0]`) and how to fix it. Every key is
+documented, with an example, in docs/settings.md. The settings hold no secrets.
+"""
+
+from __future__ import annotations
+
+import json
+import types
+import typing
+from collections.abc import Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, Final, Literal, Union
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+
+from intacct_sync.errors import ConfigurationError
+from intacct_sync.models.order import Channel
+from intacct_sync.posting.rules import Rule, validate_glob
+
+CUSTOMER_ID_MAX: Final = 20
+"""Assumed CUSTOMERID length limit (Intacct's customer ID field; the docs do not state it)."""
+CUSTOMER_ID_PREFIX_MAX: Final = 8
+"""Leaves room for the 12-character hash of `posting.customers.customer_id_for`."""
+
+_Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+_Glob = Annotated[str, AfterValidator(validate_glob)]
+
+
+def _zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"{name!r} is not a known IANA time zone: use a name like 'UTC', 'Europe/Berlin' or "
+            "'America/New_York' (on Lambda the tzdata package must be in the layer)"
+        ) from None
+    return name
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+
+# --- customer --------------------------------------------------------------------------------
+
+
+class CustomerSettings(_Section):
+    match: Literal["customer_name", "first_last", "company", "single"] = "customer_name"
+    """How an order finds its Intacct customer (the guide's "customer match")."""
+    single_customer_id: _Id | None = None
+    """With match=single: the one CUSTOMERID every order is billed to."""
+    id_prefix: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{0,8}$")] = "WEB-"
+    """Prefix of the CUSTOMERID of customers the sync creates (at most 8 characters)."""
+    guest_without_name: Literal["email", "single", "reject"] = "email"
+    """An order with no name to match on (guest checkout without address): use the e-mail
+    address as the name (else `guest_customer_id` if set), bill `guest_customer_id`, or park it."""
+    guest_customer_id: _Id | None = None
+    """The CUSTOMERID for such orders (required with guest_without_name=single)."""
+
+    @model_validator(mode="after")
+    def _pairs(self) -> CustomerSettings:
+        if self.match == "single" and self.single_customer_id is None:
+            raise ValueError('match is "single": set single_customer_id to the Intacct CUSTOMERID to bill')
+        if self.guest_without_name == "single" and self.guest_customer_id is None:
+            raise ValueError('guest_without_name is "single": set guest_customer_id to the Intacct CUSTOMERID')
+        return self
+
+
+# --- invoice and credit memo ----------------------------------------------------------------
+
+
+class Numbering(_Section):
+    mode: Literal["order_number", "intacct"] = "order_number"
+    """order_number: the document number is prefix + the channel's order number; intacct: no
+    documentno is sent and the transaction definition numbers the document."""
+    prefix: Annotated[str, StringConstraints(max_length=20)] = ""
+    prefix_by_connection: dict[str, Annotated[str, StringConstraints(max_length=20)]] = Field(default_factory=dict)
+    """A prefix per connection id (two stores can both have an order 1001)."""
+
+    def prefix_for(self, connection_id: str) -> str:
+        return self.prefix_by_connection.get(connection_id, self.prefix)
+
+
+class InvoiceSettings(_Section):
+    transaction_definition: _Id = "Sales Invoice"
+    """The Order Entry transaction definition to create ("Sales Invoice"; "Sales Order" works too)."""
+    numbering: Numbering = Numbering()
+    term_name: _Id | None = None
+    """A payment term of the company (e.g. "Net 30"); wins over due_days."""
+    due_days: Annotated[int, Field(ge=0, le=3650)] | None = 0
+    """Due date = invoice date + this many days, when no term_name."""
+    state: Literal["Draft", "Pending", "Closed"] | None = None
+    """State to create in; null = the transaction definition's default."""
+    message_from_note: bool = True
+    """Copy the customer's order note into the invoice message."""
+    timezone: Annotated[str, AfterValidator(_zone)] = "UTC"
+    """IANA zone in which the order's time becomes the invoice date."""
+    shipping_methods: dict[str, _Id] = Field(default_factory=dict)
+    """Channel shipping method (title or code, case-insensitive) -> Intacct Ship Via name for the
+    header's shippingmethod; unmapped methods are left off the header (they stay on the shipping line)."""
+    total_mismatch: Literal["reject", "adjust"] = "reject"
+    """When an order's parts do not add up to its total: park it, or post the difference as an
+    adjustment line (items.adjustment_item_id)."""
+
+    @model_validator(mode="after")
+    def _due(self) -> InvoiceSettings:
+        if self.term_name is None and self.due_days is None:
+            raise ValueError(
+                "term_name and due_days are both empty: give one (Intacct needs a term or a due date on an invoice)"
+            )
+        return self
+
+
+class CreditMemoSettings(_Section):
+    transaction_definition: _Id = "Sales Credit Memo"
+    numbering: Numbering = Numbering(prefix="CM-")
+    """order_number: prefix + order number + "-" + refund id; intacct: Intacct numbers it."""
+
+
+# --- items and units -------------------------------------------------------------------------
+
+
+class SkuPattern(_Section):
+    pattern: _Glob
+    item_id: _Id
+
+
+class ItemOverrides(_Section):
+    """Per-channel or per-connection replacements of the item settings (unset = inherit)."""
+
+    shipping_item_id: _Id | None = None
+    discount_item_id: _Id | None = None
+    adjustment_item_id: _Id | None = None
+    fee_item_id: _Id | None = None
+    fallback_item_id: _Id | None = None
+    sku_map: dict[str, _Id] = Field(default_factory=dict)
+    sku_patterns: tuple[SkuPattern, ...] = ()
+
+
+class ItemSettings(_Section):
+    shipping_item_id: _Id = "SHIPPING"
+    discount_item_id: _Id = "DISCOUNT"
+    adjustment_item_id: _Id | None = None
+    """Item of amount-only refund lines and of total adjustments (total_mismatch=adjust)."""
+    fee_item_id: _Id | None = None
+    """Item for fee lines without SKU (WooCommerce fees, BigCommerce gift wrapping)."""
+    tax_subtotal: _Id = "Tax"
+    """Description of the tax subtotal on the transaction definitions."""
+    sku_map: dict[str, _Id] = Field(default_factory=dict)
+    """Exact SKU -> Intacct ITEMID."""
+    sku_patterns: tuple[SkuPattern, ...] = ()
+    """Ordered glob patterns -> ITEMID, tried after sku_map."""
+    no_sku: Literal["reject", "fallback"] = "reject"
+    fallback_item_id: _Id | None = None
+    overrides: dict[str, ItemOverrides] = Field(default_factory=dict)
+    """Keyed by connection id or channel name; a connection's entry beats its channel's."""
+
+    @model_validator(mode="after")
+    def _fallback(self) -> ItemSettings:
+        if self.no_sku == "fallback" and self.fallback_item_id is None:
+            raise ValueError('no_sku is "fallback": set fallback_item_id to the Intacct item for lines without SKU')
+        return self
+
+
+class UnitPattern(_Section):
+    pattern: _Glob
+    unit: _Id
+
+
+class UnitSettings(_Section):
+    default: _Id | None = "Each"
+    """Unit of product lines; null sends none (the item's default unit)."""
+    by_sku: tuple[UnitPattern, ...] = ()
+    """Ordered SKU glob patterns -> Intacct unit, tried before the default."""
+
+
+# --- payments and cancellation ---------------------------------------------------------------
+
+
+class PaymentMethod(_Section):
+    payment_method: Literal[
+        "Printed Check", "Cash", "EFT", "Credit Card", "Online Charge Card", "Online ACH Debit", "Online"
+    ] = "Credit Card"
+    bank_account_id: _Id | None = None
+    """Checking/savings account ID (ARPYMT FINANCIALENTITY)."""
+    undeposited_account: _Id | None = None
+    """Undeposited funds GL account number (ARPYMT UNDEPOSITEDACCOUNTNO)."""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> PaymentMethod:
+        if (self.bank_account_id is None) == (self.undeposited_account is None):
+            raise ValueError("needs one money source: give exactly one of bank_account_id or undeposited_account")
+        return self
+
+
+class PaymentSettings(_Section):
+    default: PaymentMethod = PaymentMethod(undeposited_account="1200")
+    gateways: dict[str, PaymentMethod] = Field(default_factory=dict)
+    """Gateway name as the channel reports it (case-insensitive) -> method and account."""
+
+    @model_validator(mode="after")
+    def _unique(self) -> PaymentSettings:
+        seen: dict[str, str] = {}
+        for name in self.gateways:
+            key = name.strip().casefold()
+            if key in seen:
+                raise ValueError(f"gateways {seen[key]!r} and {name!r} differ only in case: keep one")
+            seen[key] = name
+        return self
+
+    def for_gateway(self, gateway: str | None) -> PaymentMethod:
+        if gateway:
+            key = gateway.strip().casefold()
+            for name, method in self.gateways.items():
+                if name.strip().casefold() == key:
+                    return method
+        return self.default
+
+
+class CancellationSettings(_Section):
+    unpaid: Literal["delete", "close"] = "delete"
+    """A cancelled order with no payment: delete its invoice, or close it (state Closed)."""
+
+
+# --- the whole -------------------------------------------------------------------------------
+
+
+class Settings(_Section):
+    customer: CustomerSettings = CustomerSettings()
+    invoice: InvoiceSettings = InvoiceSettings()
+    credit_memo: CreditMemoSettings = CreditMemoSettings()
+    items: ItemSettings = ItemSettings()
+    units: UnitSettings = UnitSettings()
+    payments: PaymentSettings = PaymentSettings()
+    cancellation: CancellationSettings = CancellationSettings()
+    rules: tuple[Rule, ...] = ()
+
+    def item_overrides(self, connection_id: str, channel: Channel) -> list[ItemOverrides]:
+        """The overrides that apply, most specific first."""
+        return [o for key in (connection_id, channel) if (o := self.items.overrides.get(key)) is not None]
+
+
+# --- loading ---------------------------------------------------------------------------------
+
+
+def load_settings(raw: str | bytes | Mapping[str, Any]) -> Settings:
+    """Parse and validate settings JSON (or an already decoded mapping).
+
+    Raises `ConfigurationError` naming every wrong key path and how to fix it. JSON numbers are
+    read as Decimal (money bounds stay exact).
+    """
+    data: Any
+    if isinstance(raw, str | bytes):
+        try:
+            data = json.loads(raw, parse_float=Decimal)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            where = f" at line {exc.lineno}, column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
+            raise ConfigurationError(
+                f"Settings are not valid JSON{where}.",
+                fix="Correct the JSON syntax (a missing comma or quote is the usual cause).",
+            ) from None
+    else:
+        data = raw
+    if not isinstance(data, Mapping):
+        raise ConfigurationError(
+            "Settings must be a JSON object.", fix='Wrap the settings in { }: {"customer": {...}, "rules": [...]}.'
+        )
+    try:
+        return Settings.model_validate(dict(data))
+    except ValidationError as exc:
+        raise _configuration_error(exc, data) from None
+
+
+def load_settings_file(path: str | Path) -> Settings:
+    """`load_settings` of a file; a missing file is a ConfigurationError too."""
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigurationError(
+            f"Cannot read settings file {str(path)!r}: {exc.strerror}.", fix="Check the path."
+        ) from None
+    return load_settings(raw)
+
+
+_DEFAULT_FILE: Final = Path(__file__).with_name("default_settings.json")
+DEFAULT_SETTINGS: Final[Settings] = load_settings_file(_DEFAULT_FILE)
+"""Settings that work against the local Intacct sandbox seed (local/intacct_sandbox/seed.json)."""
+
+
+# --- error messages --------------------------------------------------------------------------
+
+
+def _rule_label(data: Any, index: int) -> str:
+    rules = data.get("rules") if isinstance(data, Mapping) else None
+    name = None
+    if isinstance(rules, list) and 0 <= index < len(rules) and isinstance(rules[index], Mapping):
+        candidate = rules[index].get("name")
+        name = candidate if isinstance(candidate, str) else None
+    return f"rules[{index}]" + (f" {name[:60]!r}" if name else "")
+
+
+def _path(loc: tuple[int | str, ...], data: Any) -> str:
+    parts: list[str] = []
+    for i, part in enumerate(loc):
+        if isinstance(part, str):
+            parts.append(part)
+        elif i == 1 and loc[0] == "rules":
+            parts[-1] = _rule_label(data, part)
+        elif parts:
+            parts[-1] += f"[{part}]"
+        else:
+            parts.append(f"[{part}]")
+    return ".".join(parts) or "(top level)"
+
+
+def _unwrap(tp: Any) -> list[Any]:
+    """The model / container types a field annotation can hold."""
+    origin = typing.get_origin(tp)
+    if origin is Annotated:
+        return _unwrap(typing.get_args(tp)[0])
+    if origin in (Union, types.UnionType):
+        return [t for arg in typing.get_args(tp) for t in _unwrap(arg)]
+    return [tp]
+
+
+def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The model whose keys are valid at `loc` (for 'allowed keys here')."""
+    current: list[Any] = [Settings]
+    for part in loc:
+        nxt: list[Any] = []
+        for tp in current:
+            origin = typing.get_origin(tp)
+            if isinstance(tp, type) and issubclass(tp, BaseModel) and isinstance(part, str):
+                fld = tp.model_fields.get(part)
+                if fld is not None:
+                    nxt.extend(_unwrap(fld.annotation))
+            elif origin in (tuple, list) and isinstance(part, int):
+                nxt.extend(_unwrap(typing.get_args(tp)[0]))
+            elif origin is dict and isinstance(part, str):
+                nxt.extend(_unwrap(typing.get_args(tp)[1]))
+        current = nxt
+    models = [t for t in current if isinstance(t, type) and issubclass(t, BaseModel)]
+    return models[0] if models else None
+
+
+def _problem(err: Mapping[str, Any], data: Any) -> tuple[str, str, str]:
+    """(key path, what is wrong, how to fix it) for one pydantic error."""
+    loc = tuple(err["loc"])
+    path = _path(loc, data)
+    kind = err["type"]
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    if kind == "extra_forbidden":
+        model = _model_at(loc[:-1])
+        allowed = ", ".join(model.model_fields) if model else "see docs/settings.md"
+        return path, "unknown key", f"remove {loc[-1]!r} or correct its spelling; keys allowed here: {allowed}"
+    if kind == "missing":
+        return path, "required", f"add {loc[-1]!r} (see docs/settings.md)"
+    if kind == "literal_error":
+        return path, msg, f"use one of {err.get('ctx', {}).get('expected', 'the documented values')}"
+    if kind in ("value_error", "assertion_error"):
+        what, _, how = msg.partition(": ")
+        return path, what, how or what
+    return path, msg, "see docs/settings.md for the allowed values"
+
+
+def _configuration_error(exc: ValidationError, data: Any) -> ConfigurationError:
+    problems = [_problem(err, data) for err in exc.errors(include_url=False, include_input=False)]
+    message = "Invalid settings: " + "; ".join(f"{path}: {what}" for path, what, _ in problems) + "."
+    fix = "; ".join(f"{path}: {how}" for path, _, how in problems) + "."
+    return ConfigurationError(message, fix=fix)

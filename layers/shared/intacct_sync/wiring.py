@@ -1,0 +1,143 @@
+"""Builds the production objects from the environment, once per warm container.
+
+Handlers stay a few lines: they ask this module for a poster or an intake and call it. Secrets and
+settings are read through Powertools Parameters with a cache (5 minutes), so a warm container
+costs no Secrets Manager or SSM call per message.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from intacct_sync.channels.api import client_for
+from intacct_sync.connections import ConnectionStore, SecretsManagerConnections
+from intacct_sync.environment import Environment
+from intacct_sync.errors import PermanentError
+from intacct_sync.intacct import IntacctClient, IntacctCredentials
+from intacct_sync.intacct.gate import DynamoSemaphore
+from intacct_sync.intake.pipeline import EventPipeline
+from intacct_sync.ledger import DynamoLedger
+from intacct_sync.models.events import CanonicalEvent, OrderEvent
+from intacct_sync.models.order import Order
+from intacct_sync.posting.orders import OrderPoster
+from intacct_sync.posting.payments import PaymentPoster
+from intacct_sync.queues import SqsEventQueue
+from intacct_sync.retry import Deadline
+from intacct_sync.settings import DEFAULT_SETTINGS, Settings, load_settings
+from intacct_sync.state import DynamoStateStore
+
+CACHE_S = 300
+
+
+@functools.cache
+def environment() -> Environment:
+    return Environment.load()
+
+
+def settings(env: Environment) -> Settings:
+    """The sync settings from the SSM parameter (JSON), or the defaults when none is configured."""
+    if not env.settings_parameter:
+        return DEFAULT_SETTINGS
+    from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415
+
+    raw = parameters.get_parameter(env.settings_parameter, max_age=CACHE_S)
+    return load_settings(str(raw))
+
+
+def intacct_credentials(env: Environment) -> IntacctCredentials:
+    env.require("intacct_secret_arn")
+    from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415
+
+    raw: Any = parameters.get_secret(env.intacct_secret_arn or "", max_age=CACHE_S)
+    return IntacctCredentials.from_secret(raw if isinstance(raw, str) else json.dumps(raw))
+
+
+class CurrentDeadline:
+    """The running invocation's deadline, for objects built once per container."""
+
+    def __init__(self) -> None:
+        self.deadline = Deadline.after(30)
+
+    def remaining(self) -> float:
+        return self.deadline.remaining()
+
+
+CURRENT = CurrentDeadline()
+
+
+def intacct_client(env: Environment) -> IntacctClient:
+    """A client whose every request first takes one of the stack-wide Intacct slots."""
+    env.require("state_table")
+    gate = DynamoSemaphore(env.state_table or "", slots=env.intacct_max_concurrency, wait_s=CURRENT.remaining)
+    return IntacctClient(intacct_credentials(env), gate=gate.hold)
+
+
+def queue(env: Environment) -> SqsEventQueue:
+    env.require("orders_queue_url", "payments_queue_url", "claim_check_bucket")
+    return SqsEventQueue(
+        orders_url=env.orders_queue_url or "",
+        payments_url=env.payments_queue_url or "",
+        bucket=env.claim_check_bucket or "",
+    )
+
+
+def connections(env: Environment) -> ConnectionStore:
+    return SecretsManagerConnections(env.connection_secret_prefix)
+
+
+class ChannelFetcher:
+    """Fetches an order's current state through its connection's channel API."""
+
+    def __init__(self, store: ConnectionStore) -> None:
+        self.store = store
+
+    def events(self, event: CanonicalEvent, deadline: Deadline) -> list[CanonicalEvent]:
+        connection = self.store.get(event.connection_id)
+        if connection is None:
+            raise PermanentError(
+                f"connection '{event.connection_id}' no longer exists",
+                fix="Re-create its secret, or discard the message.",
+            )
+        return client_for(connection).fetch_order_events(event.order_id, deadline=deadline)
+
+    def order(self, event: CanonicalEvent, deadline: Deadline) -> Order | None:
+        found = [e for e in self.events(event, deadline) if isinstance(e, OrderEvent)]
+        return found[0].payload if found else None
+
+
+def order_poster(env: Environment) -> OrderPoster:
+    env.require("state_table")
+    pipeline = EventPipeline(DynamoStateStore(env.state_table or ""), queue(env))
+    fetcher = ChannelFetcher(connections(env))
+
+    def forward(events: Sequence[CanonicalEvent]) -> None:
+        pipeline.submit(events)
+
+    return OrderPoster(
+        intacct_client(env),
+        DynamoLedger(env.state_table or ""),
+        settings(env),
+        fetch_order=fetcher.events,
+        forward=forward,
+    )
+
+
+def payment_poster(env: Environment) -> PaymentPoster:
+    env.require("state_table")
+    return PaymentPoster(
+        intacct_client(env),
+        DynamoLedger(env.state_table or ""),
+        settings(env),
+        fetch_order=ChannelFetcher(connections(env)).order,
+    )
+
+
+def decoder(env: Environment) -> Any:
+    """Queue message body -> canonical event, following claim checks into the bucket."""
+    from intacct_sync.queues import decode  # noqa: PLC0415
+
+    q = queue(env)
+    return lambda body: decode(body, q.get_claim)
