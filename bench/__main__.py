@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from bench import intacct_client, webhook
+from bench import intacct_client, posting, webhook
 from bench.report import print_section
 
 
@@ -13,6 +13,7 @@ def main() -> None:
     print("intacct-sync bench (figures vary by machine; compare runs on the same one)")
     print_section("Intacct client", intacct_client.run())
     print_section("Webhook intake", webhook.run())
+    print_section("Posting into Intacct", posting.run())
 
 
 if __name__ == "__main__":
