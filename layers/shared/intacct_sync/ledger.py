@@ -16,6 +16,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from intacct_sync.dynamo import ConditionFailed, DynamoTable
 from intacct_sync.errors import TransientError
 
 HISTORY_LIMIT = 40
@@ -125,31 +126,8 @@ class Ledger(Protocol):
     def remember_customer(self, match_key: str, customer_id: str) -> None: ...
 
 
-class DynamoLedger:
-    def __init__(self, table: str, *, client: Any = None) -> None:
-        self.table = table
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            import boto3  # noqa: PLC0415 - deferred like every AWS client here
-
-            self._client = boto3.client("dynamodb")
-        return self._client
-
-    def _call(self, name: str, **kwargs: Any) -> Any:
-        from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
-
-        try:
-            return getattr(self.client, name)(**kwargs)
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code")
-            if code == "ConditionalCheckFailedException":
-                raise LedgerConflict("ledger entry changed concurrently") from None
-            raise TransientError(f"ledger {name} failed ({code})") from None
-        except BotoCoreError as exc:
-            raise TransientError(f"ledger unreachable ({type(exc).__name__})") from None
+class DynamoLedger(DynamoTable):
+    what = "ledger"
 
     def get_many(self, keys: list[tuple[str, str]]) -> dict[str, LedgerEntry]:
         wanted = list(dict.fromkeys(f"{c}:{o}" for c, o in keys))
@@ -188,7 +166,10 @@ class DynamoLedger:
         }
         if values:
             kwargs["ExpressionAttributeValues"] = values
-        self._call("put_item", **kwargs)
+        try:
+            self._call("put_item", **kwargs)
+        except ConditionFailed:
+            raise LedgerConflict("ledger entry changed concurrently") from None
         entry.version = new_version
 
     def get(self, connection_id: str, order_id: str) -> LedgerEntry | None:

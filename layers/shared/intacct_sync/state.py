@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from intacct_sync.errors import TransientError
+from intacct_sync.dynamo import ConditionFailed, DynamoTable, TableUnavailable
 from intacct_sync.models.events import CanonicalEvent
 
 DEDUP_DAYS = 35
@@ -27,7 +27,7 @@ _BATCH_WRITE = 25
 VERSIONED_TYPES = frozenset({"order", "order_reference"})
 
 
-class StateUnavailable(TransientError):
+class StateUnavailable(TableUnavailable):
     """The state table could not be read or written now."""
 
 
@@ -53,30 +53,8 @@ class StateStore(Protocol):
     def set_watermark(self, connection_id: str, moment: datetime) -> None: ...
 
 
-class DynamoStateStore:
-    def __init__(self, table: str, *, client: Any = None) -> None:
-        self.table = table
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            import boto3  # noqa: PLC0415 - deferred: keeps the webhook's cold import small
-
-            self._client = boto3.client("dynamodb")
-        return self._client
-
-    def _call(self, name: str, **kwargs: Any) -> Any:
-        from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
-
-        try:
-            return getattr(self.client, name)(**kwargs)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                raise
-            raise StateUnavailable(f"state table {name} failed ({exc.response.get('Error', {}).get('Code')})") from None
-        except BotoCoreError as exc:
-            raise StateUnavailable(f"state table unreachable ({type(exc).__name__})") from None
+class DynamoStateStore(DynamoTable):
+    unavailable = StateUnavailable
 
     def lookup(self, event_ids: Sequence[str], group_ids: Sequence[str]) -> tuple[set[str], dict[str, datetime]]:
         keys = [f"event#{e}" for e in dict.fromkeys(event_ids)] + [f"version#{g}" for g in dict.fromkeys(group_ids)]
@@ -115,9 +93,7 @@ class DynamoStateStore:
             self._advance(f"version#{group}", version_text(moment))
 
     def _advance(self, pk: str, value: str) -> None:
-        from botocore.exceptions import ClientError  # noqa: PLC0415
-
-        with contextlib.suppress(ClientError):  # a newer version is already recorded: keep it
+        with contextlib.suppress(ConditionFailed):  # a newer version is already recorded: keep it
             self._call(
                 "update_item",
                 TableName=self.table,

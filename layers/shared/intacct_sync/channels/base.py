@@ -30,7 +30,7 @@ from intacct_sync.channels.signatures import DigestEncoding, verify_hmac
 from intacct_sync.models.connection import Connection
 from intacct_sync.models.events import CanonicalEvent
 from intacct_sync.models.money import ZERO, to_decimal
-from intacct_sync.models.order import Channel
+from intacct_sync.models.order import Address, Channel
 
 # SQS FIFO MessageDeduplicationId: 1-128 printable ASCII characters.
 _MAX_EVENT_ID: Final = 128
@@ -361,3 +361,38 @@ class ChannelAdapter:
 
 def now_seconds() -> float:
     return time.time()
+
+
+@dataclass(frozen=True)
+class AddressFields:
+    """Where a channel keeps each part of an address (the only thing that differs per channel)."""
+
+    line1: str
+    line2: str
+    postal_code: str
+    country: str
+    regions: tuple[str, ...] = ("state",)
+    full_name: str | None = None
+
+
+def address_from(n: Node | None, fields: AddressFields) -> Address | None:
+    """A channel address object as a canonical Address; None when absent or entirely empty."""
+    if n is None:
+        return None
+    first, last = n.text("first_name"), n.text("last_name")
+    country = n.text(fields.country)
+    joined = " ".join(part for part in (first, last) if part) or None
+    values = {
+        "name": (n.text(fields.full_name) if fields.full_name else None) or joined,
+        "company": n.text("company"),
+        "line1": n.text(fields.line1),
+        "line2": n.text(fields.line2),
+        "city": n.text("city"),
+        "region": next((v for v in (n.text(r) for r in fields.regions) if v), None),
+        "postal_code": n.text(fields.postal_code),
+        "country_code": country.upper() if country else None,
+        "phone": n.text("phone"),
+    }
+    if not any(values.values()):
+        return None
+    return build(Address, n.path, **values)

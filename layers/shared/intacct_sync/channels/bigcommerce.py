@@ -35,10 +35,12 @@ from decimal import Decimal
 from typing import Any, Final
 
 from intacct_sync.channels.base import (
+    AddressFields,
     ChannelAdapter,
     ChannelSpec,
     Headers,
     Node,
+    address_from,
     as_object,
     build,
     event_id,
@@ -414,25 +416,11 @@ def _placed(status_id: int | None, status_name: str | None, connection: Connecti
     return status_id != INCOMPLETE
 
 
+ADDRESS = AddressFields(line1="street_1", line2="street_2", postal_code="zip", country="country_iso2")
+
+
 def _address(n: Node | None) -> Address | None:
-    if n is None:
-        return None
-    first, last = n.text("first_name"), n.text("last_name")
-    country = n.text("country_iso2")
-    fields = {
-        "name": " ".join(part for part in (first, last) if part) or None,
-        "company": n.text("company"),
-        "line1": n.text("street_1"),
-        "line2": n.text("street_2"),
-        "city": n.text("city"),
-        "region": n.text("state"),
-        "postal_code": n.text("zip"),
-        "country_code": country.upper() if country else None,
-        "phone": n.text("phone"),
-    }
-    if not any(fields.values()):
-        return None
-    return build(Address, n.path, **fields)
+    return address_from(n, ADDRESS)
 
 
 def _line(n: Node, suffix: str) -> OrderLine:

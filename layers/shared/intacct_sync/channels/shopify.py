@@ -28,10 +28,12 @@ from decimal import Decimal
 from typing import Any, Final
 
 from intacct_sync.channels.base import (
+    AddressFields,
     ChannelAdapter,
     ChannelSpec,
     Headers,
     Node,
+    address_from,
     as_object,
     build,
     event_id,
@@ -289,25 +291,18 @@ def _set_amount(money_set: Node | None) -> Decimal | None:
     return None if shop is None else shop.decimal("amount")
 
 
+ADDRESS = AddressFields(
+    line1="address1",
+    line2="address2",
+    postal_code="zip",
+    country="country_code",
+    regions=("province_code", "province"),
+    full_name="name",
+)
+
+
 def _address(n: Node | None) -> Address | None:
-    if n is None:
-        return None
-    first, last = n.text("first_name"), n.text("last_name")
-    country = n.text("country_code")
-    fields = {
-        "name": n.text("name") or " ".join(part for part in (first, last) if part) or None,
-        "company": n.text("company"),
-        "line1": n.text("address1"),
-        "line2": n.text("address2"),
-        "city": n.text("city"),
-        "region": n.text("province_code") or n.text("province"),
-        "postal_code": n.text("zip"),
-        "country_code": country.upper() if country else None,
-        "phone": n.text("phone"),
-    }
-    if not any(fields.values()):
-        return None
-    return build(Address, n.path, **fields)
+    return address_from(n, ADDRESS)
 
 
 def _customer(n: Node, customer: Node | None, billing: Address | None, shipping: Address | None) -> Customer:

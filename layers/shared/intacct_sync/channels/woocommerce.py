@@ -32,11 +32,13 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Final
 
 from intacct_sync.channels.base import (
+    AddressFields,
     ChannelAdapter,
     ChannelSpec,
     Headers,
     Node,
     Ping,
+    address_from,
     as_object,
     build,
     event_id,
@@ -341,25 +343,11 @@ def _financial(status: str, date_paid: object, refunded: Decimal, total: Decimal
     return FinancialStatus.UNKNOWN
 
 
+ADDRESS = AddressFields(line1="address_1", line2="address_2", postal_code="postcode", country="country")
+
+
 def _address(n: Node | None) -> Address | None:
-    if n is None:
-        return None
-    first, last = n.text("first_name"), n.text("last_name")
-    country = n.text("country")
-    fields = {
-        "name": " ".join(part for part in (first, last) if part) or None,
-        "company": n.text("company"),
-        "line1": n.text("address_1"),
-        "line2": n.text("address_2"),
-        "city": n.text("city"),
-        "region": n.text("state"),
-        "postal_code": n.text("postcode"),
-        "country_code": country.upper() if country else None,
-        "phone": n.text("phone"),
-    }
-    if not any(fields.values()):
-        return None
-    return build(Address, n.path, **fields)
+    return address_from(n, ADDRESS)
 
 
 def _unit_price(subtotal: Decimal, quantity: Decimal) -> Decimal:

@@ -29,8 +29,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ConnectTimeoutError, MaxRetryError
 
 from intacct_sync.intacct import functions as fn
 from intacct_sync.intacct.credentials import IntacctCredentials
@@ -60,6 +58,7 @@ from intacct_sync.intacct.wire import (
     parse_response,
 )
 from intacct_sync.retry import Backoff, Deadline
+from intacct_sync.transport import never_sent, pooled_session
 
 log = logging.getLogger(__name__)
 
@@ -134,17 +133,6 @@ def _decimal(text: str | None) -> Decimal:
     return Decimal(text) if text else Decimal(0)
 
 
-def _not_sent(exc: requests.RequestException) -> bool:
-    """True when the request provably never reached the server (connect failed)."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return True
-    reason = exc.args[0] if exc.args else None
-    if isinstance(reason, MaxRetryError):
-        reason = reason.reason
-    # urllib3's NewConnectionError (refused, DNS) subclasses ConnectTimeoutError.
-    return isinstance(reason, ConnectTimeoutError)
-
-
 def _host(url: str) -> str:
     return (urlsplit(url).hostname or "").lower()
 
@@ -171,7 +159,7 @@ class IntacctClient:
         A retry starts only if at least `min_attempt_s` of the deadline would remain for it.
         """
         self.credentials = credentials
-        self.http = http or self._pooled_session()
+        self.http = http or pooled_session(pool_maxsize=8)
         self.connect_timeout_s = connect_timeout_s
         self.read_timeout_s = read_timeout_s
         self.backoff = backoff or Backoff()
@@ -183,15 +171,6 @@ class IntacctClient:
         self.http_requests = 0  # POSTs sent, for round-trip accounting (bench, tests)
         c = credentials
         self._session_key = (c.endpoint_url, c.sender_id, c.company_id, c.user_id, c.entity_id or "")
-
-    @staticmethod
-    def _pooled_session() -> requests.Session:
-        s = requests.Session()
-        # Retries are ours (they know which requests are safe to repeat); urllib3's are off.
-        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=8, max_retries=0)
-        s.mount("https://", adapter)
-        s.mount("http://", adapter)
-        return s
 
     # --- public API ------------------------------------------------------------------------
 
@@ -433,7 +412,7 @@ class IntacctClient:
                     status = resp.status_code
                     content = self._read_capped(resp)
                 except requests.RequestException as exc:
-                    if _not_sent(exc):
+                    if never_sent(exc):
                         raise IntacctUnavailable(f"could not connect to Intacct ({type(exc).__name__})") from None
                     if writes:
                         raise IntacctOutcomeUnknown(

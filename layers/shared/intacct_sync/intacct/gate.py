@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from intacct_sync.dynamo import ConditionFailed, DynamoTable
 from intacct_sync.errors import TransientError
 
 
@@ -23,7 +24,9 @@ class NoIntacctSlot(TransientError):
     """Every slot stayed busy until the deadline: retry the work later."""
 
 
-class DynamoSemaphore:
+class DynamoSemaphore(DynamoTable):
+    what = "Intacct slot table"
+
     def __init__(
         self,
         table: str,
@@ -38,28 +41,19 @@ class DynamoSemaphore:
         """`wait_s()` gives how long a caller may wait for a slot (e.g. the deadline's remaining)."""
         if slots < 1:
             raise ValueError("the Intacct concurrency cap is at least 1")
-        self.table, self.slots, self.name, self.lease_s = table, slots, name, lease_s
+        super().__init__(table, client=client)
+        self.slots, self.name, self.lease_s = slots, name, lease_s
         self.wait_s = wait_s or (lambda: 30.0)
-        self._client = client
         self.sleep = sleep
         self.holder = f"{uuid.uuid4().hex}"
         self._lock = threading.Lock()
         self._counter = 0
 
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            import boto3  # noqa: PLC0415
-
-            self._client = boto3.client("dynamodb")
-        return self._client
-
     def _try(self, slot: int, token: str) -> bool:
-        from botocore.exceptions import ClientError  # noqa: PLC0415
-
         now = time.time()
         try:
-            self.client.put_item(
+            self._call(
+                "put_item",
                 TableName=self.table,
                 Item={
                     "pk": {"S": f"sem#{self.name}#{slot}"},
@@ -70,17 +64,14 @@ class DynamoSemaphore:
                 ConditionExpression="attribute_not_exists(holder) OR lease_until < :now",
                 ExpressionAttributeValues={":now": {"N": f"{now:.3f}"}},
             )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            raise
+        except ConditionFailed:
+            return False
         return True
 
     def _release(self, slot: int, token: str) -> None:
-        from botocore.exceptions import ClientError  # noqa: PLC0415
-
-        with contextlib.suppress(ClientError):  # lease expired and was taken over: nothing to free
-            self.client.delete_item(
+        with contextlib.suppress(ConditionFailed):  # lease expired and was taken over: nothing to free
+            self._call(
+                "delete_item",
                 TableName=self.table,
                 Key={"pk": {"S": f"sem#{self.name}#{slot}"}},
                 ConditionExpression="holder = :me",

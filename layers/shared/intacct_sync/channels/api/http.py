@@ -22,7 +22,6 @@ Contract of `ChannelHttp.request`:
 
 from __future__ import annotations
 
-import http.cookiejar
 import json
 import logging
 import re
@@ -37,8 +36,6 @@ from typing import Any, Final
 from urllib.parse import parse_qsl, quote, urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ConnectTimeoutError, MaxRetryError
 
 from intacct_sync.channels.api.errors import (
     ChannelAuthError,
@@ -49,6 +46,7 @@ from intacct_sync.channels.api.errors import (
 )
 from intacct_sync.channels.base import Headers
 from intacct_sync.retry import Backoff, Deadline
+from intacct_sync.transport import never_sent, pooled_session
 
 log = logging.getLogger(__name__)
 
@@ -387,30 +385,8 @@ def error_for_status(
     return ChannelRequestError(f"{ctx.what} answered HTTP {status}{detail}", channel=ctx.channel, status=status)
 
 
-def _not_sent(exc: requests.RequestException) -> bool:
-    """True when the request provably never reached the server (connect failed)."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return True
-    reason = exc.args[0] if exc.args else None
-    if isinstance(reason, MaxRetryError):
-        reason = reason.reason
-    # urllib3's NewConnectionError (refused, DNS) subclasses ConnectTimeoutError.
-    return isinstance(reason, ConnectTimeoutError)
-
-
 # ---------------------------------------------------------------------------------------------
 # The session and the client
-
-
-def pooled_session() -> requests.Session:
-    """A requests.Session with a connection pool, urllib3 retries off and cookies refused (a
-    shared session must never carry one store's cookies into another store's calls)."""
-    session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=8, pool_maxsize=16, max_retries=0)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-    return session
 
 
 _SHARED: requests.Session | None = None
@@ -609,7 +585,7 @@ class ChannelHttp:
                 status = resp.status_code
                 content = self._read_capped(resp)
             except requests.RequestException as exc:
-                if _not_sent(exc):
+                if never_sent(exc):
                     raise ChannelTransientError(
                         f"{ctx.what}: could not connect ({type(exc).__name__})", channel=self.channel
                     ) from None
