@@ -389,3 +389,25 @@ def test_the_intacct_concurrency_cap_holds_across_consumers(aws: Any) -> None:
         assert errors == []
         assert not [r for r in sandbox.requests if r.http_status == 429], "never more than 2 at once"
         assert len(sandbox.snapshot()["invoices"]) == 8
+
+
+def test_a_bigcommerce_reference_is_fetched_posted_and_its_payments_forwarded(h: Harness) -> None:
+    from intacct_sync.models.events import OrderReferenceEvent
+    from intacct_sync.models.order import OrderReference
+
+    o = shirt_order("7001")
+    h.orders[o.order_id] = o
+    forwarded: list[CanonicalEvent] = []
+    fetched = [order_event(o, version=3), payment_event(o, "bc-txn-1", str(o.total))]
+    h.order_poster.fetch_order = lambda _e, _d: fetched
+    h.order_poster.forward = forwarded.extend
+    ref = OrderReferenceEvent(
+        event_id="bc-ref-1",
+        connection_id=o.connection_id,
+        channel=o.channel,
+        topic="store/order/created",
+        payload=OrderReference(connection_id=o.connection_id, channel=o.channel, order_id=o.order_id, scope="x"),
+    )
+    assert h.post(ref) == {"bc-ref-1": Outcome.done("create")}
+    assert [e.event_id for e in forwarded] == ["pay-bc-txn-1"]
+    assert h.entry(o).document_key == "Sales Invoice-7001"

@@ -175,7 +175,8 @@ class OrderPoster:
             money = [e for e in fetched if e.type in ("payment", "refund")]
             if money and self.forward is not None:
                 self.forward(money)
-            mine = [e for e in fetched if e.type in ("order", "cancellation")]
+            # The fetched order's own status drives a cancellation: one work per order per wave.
+            mine = [e for e in fetched if e.type == "order"] or [e for e in fetched if e.type == "cancellation"][:1]
             if not mine:
                 outcomes[event.event_id] = Outcome.done("nothing to post for this reference")
             out.extend((event.event_id, e) for e in mine)
