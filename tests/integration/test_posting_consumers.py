@@ -301,10 +301,12 @@ def test_a_refund_becomes_a_credit_memo_for_the_refunded_lines(h: Harness) -> No
 
 
 def test_a_refund_for_an_order_that_never_synced_is_parked_with_a_reason(h: Harness) -> None:
-    o = shirt_order("9999")
-    old = refund_event(o, "r9", "5.00", processed_at=datetime.now(UTC) - timedelta(days=2))
-    outcome = h.pay(old)["refund-r9"]
-    assert outcome.status == "park" and "never" in outcome.reason and outcome.fix
+    early = refund_event(shirt_order("9998"), "r8", "5.00")
+    assert h.pay(early)["refund-r8"].status == "retry", "an unknown order may still be on its way"
+    never = shirt_order("9999", placed=False)
+    h.post(order_event(never))  # an abandoned checkout: skipped, never invoiced
+    outcome = h.pay(refund_event(never, "r9", "5.00"))["refund-r9"]
+    assert outcome.status == "park" and "never invoiced" in outcome.reason and outcome.fix
 
 
 # --- reliability ---------------------------------------------------------------------------

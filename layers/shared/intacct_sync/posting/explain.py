@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-REPLAY = "then replay the order: python -m intacct_sync.cli.ops replay --queue orders"
+REPLAY = "then replay: python -m intacct_sync.cli.ops replay --queue {queue}"
 
 _RULES: tuple[tuple[re.Pattern[str], str, str], ...] = (
     (
@@ -68,11 +68,12 @@ _RULES: tuple[tuple[re.Pattern[str], str, str], ...] = (
 )
 
 
-def explain(message: str) -> tuple[str | None, str]:
-    """(a plain statement of the problem or None, the fix) for an Intacct business error text."""
+def explain(message: str, *, queue: str = "orders") -> tuple[str | None, str]:
+    """(a plain statement of the problem or None, the fix) for an Intacct business error text;
+    `queue` is where the parked message waits for its replay."""
     for pattern, statement, fix in _RULES:
         found = pattern.search(message)
         if found:
             value = next((g for g in found.groups() if g), "")
-            return statement.format(value), fix
-    return None, "Check the order and the settings against Intacct's message, " + REPLAY
+            return statement.format(value), fix.format(queue=queue)
+    return None, ("Check the order and the settings against Intacct's message, " + REPLAY).format(queue=queue)

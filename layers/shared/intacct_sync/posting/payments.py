@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Literal
 
@@ -32,9 +32,6 @@ from intacct_sync.retry import Deadline
 from intacct_sync.settings import Settings
 
 log = logging.getLogger(__name__)
-
-# A refund for an order with no ledger entry may simply be early; after this it is parked.
-ORPHAN_REFUND_AFTER = timedelta(hours=1)
 
 FetchOrderState = Callable[[CanonicalEvent, Deadline], Order | None]
 
@@ -144,15 +141,17 @@ class PaymentPoster:
             if entry is not None and refund.refund_id in entry.refunds:
                 w.outcome = Outcome.done("duplicate: refund already credited")
                 return
-            if entry is None or entry.document_key is None:
-                age = datetime.now(UTC) - (refund.processed_at or event.occurred_at or datetime.now(UTC))
-                if entry is None and age < ORPHAN_REFUND_AFTER:
-                    w.outcome = Outcome.retry(f"order {event.order_id} not received yet; the refund waits")
-                    return
+            if entry is None or entry.status == "received":
+                # The order may still be on its way (another queue): wait. If it never comes, SQS
+                # moves this refund to the dead-letter queue after its retries.
+                w.outcome = Outcome.retry(f"order {event.order_id} not invoiced yet; the refund waits")
+                return
+            if entry.document_key is None:
                 raise PermanentError(
-                    f"refund {refund.refund_id} is for order {event.order_id}, which was never invoiced in "
-                    f"Intacct ({entry.status if entry else 'never synced'})",
-                    fix="Sync the order first (fix and replay it), then replay this refund; or credit it by hand.",
+                    f"refund {refund.refund_id} is for order {entry.order_number or event.order_id}, which was never "
+                    f"invoiced in Intacct (status {entry.status})",
+                    fix="If the order should have been invoiced, fix and replay it first, then replay this refund; "
+                    "otherwise credit it by hand.",
                 )
             order = self.fetch_order(event, deadline) if self.fetch_order else None
             if order is None:
@@ -197,7 +196,7 @@ class PaymentPoster:
             except IntacctTransientError as exc:
                 w.outcome = self._failed(w, exc)
             except SyncError as exc:
-                statement, fix = explain(exc.message)
+                statement, fix = explain(exc.message, queue="payments")
                 text = f"{statement} (Intacct: {exc.message})" if statement else exc.message
                 w.outcome = self._failed(w, type(exc)(f"{w.event.type} {w.event.event_id}: {text}", fix=exc.fix or fix))
         if adopt:
