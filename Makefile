@@ -14,10 +14,12 @@ export AWS_DEFAULT_REGION ?= eu-west-1
 export POWERTOOLS_TRACE_DISABLED := true
 export PYTHONPATH := $(CURDIR)/layers/shared:$(CURDIR)
 
-.PHONY: help venv test lint typecheck template-lint pytest demo bench sandbox build events clean
+.PHONY: help venv test lint typecheck template-lint pytest demo demo-intacct local bench sandbox build events clean
 
 help:
-	@echo "make demo      run the demo against the local Intacct sandbox"
+	@echo "make demo      the whole pipeline on this machine: webhooks in, Intacct out, summary"
+	@echo "make local     the same stack kept running (prints webhook URLs and test secrets)"
+	@echo "make demo-intacct  a scripted conversation with the Intacct sandbox through the client"
 	@echo "make test      lint, type-check, template checks and the test suite"
 	@echo "make bench     client and pipeline benchmarks"
 	@echo "make sandbox   run the Intacct sandbox on its own (PORT=8089 SEED=...)"
@@ -61,6 +63,12 @@ test: lint typecheck template-lint pytest
 
 demo: $(VENV)/.stamp
 	$(PY) -m local.demo
+
+demo-intacct: $(VENV)/.stamp
+	$(PY) -m local.intacct_demo
+
+local: $(VENV)/.stamp
+	$(PY) -m local.demo --serve
 
 bench: $(VENV)/.stamp
 	$(PY) -m bench

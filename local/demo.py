@@ -1,181 +1,315 @@
-"""`make demo`: a scripted conversation with the Intacct sandbox through the product's client.
+"""`make demo`: the whole pipeline on this machine, wired as template.yaml declares it.
 
-Starts the sandbox, then: open a session, create a customer, create a Sales Invoice, read it back
-with its AR record key, apply a payment, read stock on hand; then shows that re-sending the same
-invoice (a retry after a lost answer) cannot create a second one. Prints what happened.
+Starts the AWS emulation (moto server), the Intacct sandbox and the channel sandbox; registers the
+three stores' webhooks through the product's CLI logic; delivers a day of signed webhooks (new and
+repeat customers, a discount, VAT, yen, a refund, a cancellation, duplicates, a forged request,
+an abandoned checkout, WooCommerce's ping); runs the reconcile poll (which catches an order whose
+webhook never came) and, where the template has them, the stock push and writeback; then prints
+what Intacct now holds and what was rejected or parked, and why. `--serve` keeps it running.
 """
 
 from __future__ import annotations
 
+import argparse
+import copy
+import json
 import logging
+import os
 import sys
-from datetime import date
+import time
+from collections import Counter
 from decimal import Decimal
+from typing import Any
 
-from intacct_sync.intacct import IntacctAlreadyExecuted, IntacctClient, IntacctCredentials, SessionCache
-from intacct_sync.intacct import functions as fn
-from intacct_sync.intacct import query as q
-from intacct_sync.intacct.documents import (
-    Address,
-    ArPayment,
-    Contact,
-    CustomerRecord,
-    PaymentApplication,
-    SalesLine,
-    SalesTransaction,
-    Subtotal,
-)
+import requests
+
+from intacct_sync.channels.api import DEFAULT_WEBHOOK_TOPICS, client_for
+from intacct_sync.ledger import DynamoLedger
+from intacct_sync.models.connection import Connection
 from intacct_sync.retry import Deadline
+from intacct_sync.settings import DEFAULT_SETTINGS
+from local.channel_sandbox import ChannelSandbox
 from local.demo_credentials import sandbox_credentials
 from local.intacct_sandbox import IntacctSandbox
+from local.stack import LocalStack
 
-STEP = 0
-
-
-def step(title: str) -> None:
-    global STEP  # noqa: PLW0603 - a counter for printed step numbers, nothing more
-    STEP += 1
-    print(f"\n[{STEP}] {title}")
+STORES = {"shopify": "demo.myshopify.com", "woocommerce": "demo-woo", "bigcommerce": "demostore"}
+IDS = {"shopify": "shopify-main", "woocommerce": "woo-main", "bigcommerce": "bc-main"}
 
 
-def show(label: str, value: object) -> None:
-    print(f"    {label:<26} {value}")
+def say(text: str = "") -> None:
+    print(text, flush=True)
 
 
-def main() -> int:
-    logging.disable(logging.INFO)
-    with IntacctSandbox.start() as sandbox:
-        print(f"Intacct sandbox listening at {sandbox.url}")
-        creds = IntacctCredentials.model_validate({**sandbox_credentials(), "endpoint_url": sandbox.url})
-        client = IntacctClient(creds, sessions=SessionCache())
-        deadline = Deadline.after(60)
+class Day:
+    """The demo's script, step by step."""
 
-        step("Open an API session (getAPISession with the Web Services user)")
-        session = client.session(deadline)
-        show("company / user", f"{creds.company_id} / {creds.user_id}")
-        show("session endpoint", session.endpoint)
+    def __init__(self, stack: LocalStack, intacct: IntacctSandbox, cs: ChannelSandbox) -> None:
+        self.stack, self.intacct, self.cs = stack, intacct, cs
+        self.answers: Counter[str] = Counter()
+        self.rejected: list[str] = []
 
-        step("Create the customer")
-        customer = CustomerRecord(
-            customer_id="WEB-1001",
-            name="Jane O'Brien & Co",
-            display_contact=Contact(
-                print_as="Jane O'Brien",
-                company_name="Jane O'Brien & Co",
-                first_name="Jane",
-                last_name="O'Brien",
-                email="jane@example.com",
-                phone="+1 555 0100",
-                address=Address(line1="1 Main St", city="San Jose", state="CA", zip="95110", country="United States"),
-            ),
-        )
-        res = client.execute_one(fn.create_customer(customer, controlid="cust-WEB-1001"), deadline=deadline)
-        show("CUSTOMER RECORDNO", res.records()[0]["RECORDNO"])
-        show("name (quotes, & kept)", customer.name)
+    def url(self, channel: str) -> str:
+        return f"{self.stack.api_url}/webhooks/{IDS[channel]}"
 
-        step("Create a Sales Invoice for web order #1001")
-        invoice = SalesTransaction(
-            transaction_type="Sales Invoice",
-            date_created=date(2026, 11, 25),
-            customer_id="WEB-1001",
-            document_no="SHOP-1001",
-            reference_no="1001",
-            term_name="Net 30",
-            message="Leave at the back door",
-            shipping_method="UPS Ground",
-            currency="USD",
-            lines=[
-                SalesLine(
-                    item_id="TSHIRT-M",
-                    quantity=Decimal(2),
-                    price=Decimal("19.99"),
-                    warehouse_id="WH-EAST",
-                    location_id="100",
-                    department_id="SALES",
-                ),
-                SalesLine(
-                    item_id="MUG-01",
-                    quantity=Decimal(1),
-                    price=Decimal("12.50"),
-                    warehouse_id="WH-EAST",
-                    location_id="100",
-                    department_id="SALES",
-                ),
-            ],
-            subtotals=[Subtotal("Shipping", Decimal("5.00")), Subtotal("Tax", Decimal("4.20"))],
-        )
-        create = fn.create_sotransaction(invoice, controlid="so-inv-shopify-1001")
-        key = client.execute_one(create, deadline=deadline).key
-        show("document key", key)
-
-        step("Read it back with its AR record key (query SODOCUMENT, values as XML)")
-        doc = next(
-            client.iter_query(
-                "SODOCUMENT",
-                ["RECORDNO", "DOCID", "CUSTVENDID", "TOTAL", "PRRECORDKEY", "STATE"],
-                filter=q.eq("DOCID", key or ""),
-                docparid="Sales Invoice",
-                deadline=deadline,
+    def register(self) -> None:
+        for channel, store in STORES.items():
+            self.cs.configure(channel, require_https=False)  # the local endpoint is plain http
+            conn = Connection.model_validate(self.cs.connection_secret(channel, store, IDS[channel]))
+            secret = conn.webhook_secret.get_secret_value() if conn.webhook_secret else None
+            result = client_for(conn).ensure_webhooks(
+                self.url(channel), DEFAULT_WEBHOOK_TOPICS[channel], secret=secret, deadline=Deadline.after(30)
             )
+            say(f"    {channel:<12} {len(result.created)} subscription(s) created -> {self.url(channel)}")
+
+    def deliver(self, channel: str, topic: str, order_id: int, label: str) -> Any:
+        deliveries = self.cs.deliver_webhook(channel, STORES[channel], topic, order_id)
+        for d in deliveries:
+            self.answers[str(d.status)] += 1
+            note = f"  {d.response.decode(errors='replace')[:160]}" if d.status >= 400 else ""
+            say(f"    {channel:<12} {topic:<26} {label:<38} -> {d.status}{note}")
+        return deliveries[0] if deliveries else None
+
+    def shopify_order(self, order_id: int, *, first: str, last: str, template: int = 450789469) -> int:
+        order = copy.deepcopy(self.cs.order("shopify", STORES["shopify"], template))
+        for key in ("refunds", "transactions"):
+            order.pop(key, None)
+        order.update({"id": order_id, "order_number": order_id, "name": f"#{order_id}", "financial_status": "paid"})
+        for key in ("customer", "billing_address", "shipping_address"):
+            if order.get(key):
+                order[key].update({"first_name": first, "last_name": last})
+                if "name" in order[key]:
+                    order[key]["name"] = f"{first} {last}"
+        order["customer"]["email"] = f"{first.lower()}.{last.lower()}@example.com"
+        order["email"] = order["customer"]["email"]
+        self.cs.put_order("shopify", STORES["shopify"], order)
+        return order_id
+
+    def pay(self, order_id: int, txn_id: int) -> None:
+        order = self.cs.order("shopify", STORES["shopify"], order_id)
+        self.cs.add_transaction(
+            "shopify",
+            STORES["shopify"],
+            order_id,
+            {
+                "id": txn_id,
+                "kind": "sale",
+                "status": "success",
+                "amount": order["total_price"],
+                "currency": order["currency"],
+                "gateway": "shopify_payments",
+                "processed_at": order["processed_at"],
+            },
         )
-        for name in ("DOCID", "CUSTVENDID", "TOTAL", "PRRECORDKEY", "STATE"):
-            show(name, doc[name])
-        ar = next(
-            client.iter_query(
-                "ARINVOICE",
-                ["RECORDNO", "TOTALDUE", "STATE"],
-                filter=q.eq("RECORDNO", doc["PRRECORDKEY"]),
-                deadline=deadline,
+        self.deliver(
+            "shopify", "order_transactions/create", order_id, f"payment {order['total_price']} {order['currency']}"
+        )
+
+    def refund(self, order_id: int, refund_id: int) -> None:
+        order = self.cs.order("shopify", STORES["shopify"], order_id)
+        item = order["line_items"][0]
+        self.cs.add_refund(
+            "shopify",
+            STORES["shopify"],
+            order_id,
+            {
+                "id": refund_id,
+                "note": "arrived damaged",
+                "refund_line_items": [
+                    {
+                        "id": refund_id + 1,
+                        "quantity": 1,
+                        "line_item_id": item["id"],
+                        "line_item": item,
+                        "subtotal": item["price"],
+                        "total_tax": "0.00",
+                    }
+                ],
+                "transactions": [
+                    {
+                        "id": refund_id + 2,
+                        "kind": "refund",
+                        "status": "success",
+                        "amount": item["price"],
+                        "gateway": "shopify_payments",
+                        "currency": order["currency"],
+                    }
+                ],
+            },
+        )
+        self.deliver("shopify", "refunds/create", order_id, f"refund of one {item['sku']}")
+
+    def forged(self) -> None:
+        body = json.dumps({"id": 1, "total_price": "0.01"}).encode()
+        headers = {
+            "X-Shopify-Topic": "orders/create",
+            "X-Shopify-Hmac-Sha256": "Zm9yZ2Vk",
+            "Content-Type": "application/json",
+        }
+        answer = requests.post(self.url("shopify"), data=body, headers=headers, timeout=10)
+        self.rejected.append(f"forged Shopify request (bad HMAC) -> {answer.status_code} {answer.text}")
+        say(f"    {'shopify':<12} {'orders/create':<26} {'forged signature':<38} -> {answer.status_code}")
+        unknown = requests.post(f"{self.stack.api_url}/webhooks/nobody", data=b"{}", timeout=10)
+        self.rejected.append(f"request for an unknown connection -> {unknown.status_code} {unknown.text}")
+        say(f"    {'-':<12} {'-':<26} {'unknown connection id':<38} -> {unknown.status_code}")
+        ping = requests.post(
+            self.url("woocommerce"),
+            data=b"webhook_id=1",
+            timeout=10,
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        say(f"    {'woocommerce':<12} {'(ping)':<26} {'unsigned ping on save':<38} -> {ping.status_code}")
+
+
+def summary(stack: LocalStack, intacct: IntacctSandbox, day: Day) -> int:
+    snap = intacct.snapshot()
+    docs = snap["documents"]
+
+    def kind(d: dict[str, Any]) -> str:
+        return str(d.get("DOCPARID") or d.get("type") or str(d.get("DOCID", "")).rsplit("-", 1)[0])
+
+    say("\n=== What Intacct now holds")
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for d in docs:
+        by_kind.setdefault(kind(d), []).append(d)
+    for name, items in sorted(by_kind.items()):
+        totals: Counter[str] = Counter()
+        for d in items:
+            totals[str(d.get("CURRENCY") or "USD")] += Decimal(str(d.get("TOTAL", 0)))  # type: ignore[assignment]
+        money = ", ".join(f"{v} {k}" for k, v in sorted(totals.items()))
+        say(f"  {name:<20} {len(items):>3}   total {money}")
+        for d in items:
+            who = d.get("CUSTVENDID") or d.get("CUSTOMERID")
+            say(f"      {d.get('DOCID')}  {who}  {d.get('TOTAL')} {d.get('CURRENCY') or ''}")
+    created = [c for c in snap["customers"] if str(c.get("CUSTOMERID", "")).startswith("WEB-")]
+    say(f"  {'customers created':<20} {len(created):>3}   " + ", ".join(str(c.get("NAME")) for c in created))
+    payments = snap["payments"]
+    paid: Counter[str] = Counter()
+    for p in payments:
+        paid[str(p.get("CURRENCY") or "USD")] += Decimal(str(p.get("TOTALENTERED") or p.get("AMOUNT") or 0))  # type: ignore[assignment]
+    say(f"  {'AR payments':<20} {len(payments):>3}   total " + ", ".join(f"{v} {k}" for k, v in sorted(paid.items())))
+
+    say("\n=== The ledger: what happened to each order (python -m intacct_sync.cli.ops status ...)")
+    ledger = DynamoLedger(stack.physical["StateTable"], client=stack.client("dynamodb"))
+    for e in sorted(ledger.list_entries(), key=lambda e: (e.connection_id, e.order_id)):
+        last = e.history[-1] if e.history else None
+        action = f"{last.action}: {last.detail}" if last else ""
+        say(f"  {e.connection_id:<13} #{e.order_number or e.order_id:<12} {e.status:<15} {action}")
+    say("\n=== Webhook answers")
+    say("  " + ", ".join(f"HTTP {k}: {v}" for k, v in sorted(day.answers.items())))
+    say("\n=== Rejected requests, and why")
+    for r in day.rejected:
+        say(f"  {r}")
+    say("\n=== Parked messages, and why (fix, then: python -m intacct_sync.cli.ops replay)")
+    sqs = stack.client("sqs")
+    parked = 0
+    for logical in ("OrdersDeadLetterQueue", "PaymentsDeadLetterQueue"):
+        got = sqs.receive_message(
+            QueueUrl=stack.physical[logical], MaxNumberOfMessages=10, MessageAttributeNames=["All"], VisibilityTimeout=0
+        ).get("Messages", [])
+        for m in got:
+            parked += 1
+            attrs = m.get("MessageAttributes", {})
+            say(
+                f"  [{logical.replace('DeadLetterQueue', '')}] {attrs.get('parked_reason', {}).get('StringValue', '?')}"
             )
-        )
-        show("ARINVOICE TOTALDUE", ar["TOTALDUE"])
+            say(f"      fix: {attrs.get('parked_fix', {}).get('StringValue', '-')}")
+    if not parked:
+        say("  none")
+    say("\n=== Function invocations")
+    say("  " + ", ".join(f"{k}: {v}" for k, v in sorted(stack.invocations.items())))
+    return 0 if docs and payments else 1
 
-        step("Apply the card payment to the invoice (ARPYMT)")
-        payment = ArPayment(
-            customer_id="WEB-1001",
-            payment_method="Credit Card",
-            receipt_date=date(2026, 11, 25),
-            currency="USD",
-            undeposited_account="1200",
-            document_number="shopify-pay-5001",
-            applications=[PaymentApplication(record_key=doc["PRRECORDKEY"], amount=Decimal(doc["TOTAL"]))],
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--serve", action="store_true", help="keep the stack running (make local)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.ERROR)
+    logging.disable(logging.WARNING)
+    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"  # EMF lines would drown the story
+    say("[1/6] Starting: AWS emulation (moto server), Intacct sandbox, channel sandbox, functions from template.yaml")
+    with IntacctSandbox.start() as intacct, ChannelSandbox.start() as cs:
+        connections = [cs.connection_secret(ch, STORES[ch], IDS[ch]) for ch in STORES]
+        stack = LocalStack(
+            intacct_credentials={**sandbox_credentials(), "endpoint_url": intacct.url},
+            settings=json.loads(DEFAULT_SETTINGS.model_dump_json()),
+            connections=connections,
+            time_scale=540,
         )
-        res = client.execute_one(fn.create_ar_payment(payment, controlid="arpymt-shopify-5001"), deadline=deadline)
-        show("ARPYMT RECORDNO", res.records()[0]["RECORDNO"])
-        ar = next(
-            client.iter_query(
-                "ARINVOICE",
-                ["TOTALDUE", "TOTALPAID", "STATE"],
-                filter=q.eq("RECORDNO", doc["PRRECORDKEY"]),
-                deadline=deadline,
+        with stack:
+            say(f"    API {stack.api_url}   AWS {stack.moto_url}   Intacct {intacct.url}   channels {cs.base_url}")
+            say(f"    functions: {', '.join(sorted(stack.functions))}")
+            day = Day(stack, intacct, cs)
+            say("\n[2/6] Registering the stores' webhooks (idempotent)")
+            day.register()
+            if args.serve:
+                return serve(stack, intacct, cs)
+            say("\n[3/6] A day of orders, as signed webhooks")
+            a = day.shopify_order(9001, first="Alan", last="Turing")
+            b = day.shopify_order(9002, first="Ada", last="Lovelace")  # already a customer in Intacct
+            c = day.shopify_order(9003, first="Alan", last="Turing")  # a repeat customer
+            for oid, label in (
+                (a, "new customer, TENOFF discount"),
+                (b, "customer already in Intacct"),
+                (c, "repeat customer"),
+            ):
+                day.deliver("shopify", "orders/create", oid, label)
+            day.pay(a, 77001)
+            day.pay(b, 77002)
+            day.deliver("shopify", "orders/create", 5820094660683, "yen, bank transfer (unpaid)")
+            day.deliver("woocommerce", "order.created", 727, "processing (paid)")
+            day.deliver("woocommerce", "order.created", 1204, "EUR with VAT and a coupon")
+            day.deliver("woocommerce", "order.created", 728, "pending: abandoned checkout")
+            for bc_order in cs.orders("bigcommerce", STORES["bigcommerce"]):
+                day.deliver("bigcommerce", "store/order/created", bc_order["id"], "ID-only callback (fetched)")
+            say("\n[4/6] Duplicates, a refund, a cancellation, and requests that must be refused")
+            dup = day.deliver("shopify", "orders/create", b, "same order, new delivery: no change")
+            if dup is not None:
+                again = cs.redeliver(dup)
+                day.answers[str(again.status)] += 1
+                say(f"    {'shopify':<12} {'orders/create':<26} {'a byte-identical redelivery':<38} -> {again.status}")
+            day.refund(a, 66001)
+            cancelled = copy.deepcopy(cs.order("shopify", STORES["shopify"], c))
+            cancelled.update(
+                {"cancelled_at": cancelled["updated_at"], "cancel_reason": "customer", "financial_status": "voided"}
             )
-        )
-        show("ARINVOICE TOTALDUE", ar["TOTALDUE"])
-        show("ARINVOICE TOTALPAID", ar["TOTALPAID"])
-        show("ARINVOICE STATE", ar["STATE"])
+            cs.put_order("shopify", STORES["shopify"], cancelled, touch=True)
+            day.deliver("shopify", "orders/cancelled", c, "unpaid order cancelled: delete invoice")
+            day.forged()
+            say(
+                "\n    waiting for the consumers ...",
+            )
+            stack.wait_idle(timeout_s=90)
+            say("\n[5/6] Reconcile poll: an order whose webhook never arrived")
+            missed = copy.deepcopy(cs.order("woocommerce", STORES["woocommerce"], 897))
+            missed.update({"id": 898, "number": "898"})
+            cs.put_order("woocommerce", STORES["woocommerce"], missed, touch=True)
+            say(f"    reconcile: {stack.run_schedule('ReconcileFunction')}")
+            stack.wait_idle(timeout_s=60)
+            say("\n[6/6] Scheduled outbound functions")
+            for name in ("StockPushFunction", "WritebackFunction"):
+                if name in stack.functions:
+                    say(f"    {name}: {stack.run_schedule(name)}")
+                else:
+                    say(f"    {name}: not in this template yet")
+            stack.wait_idle(timeout_s=30)
+            return summary(stack, intacct, day)
 
-        step("Read stock on hand per item and warehouse (get_icitemtotals)")
-        for t in client.item_totals(deadline=deadline):
-            show(f"{t.item_id} @ {t.warehouse_id}", f"on hand {t.on_hand}, on hold {t.on_hold}")
 
-        step("Re-send the same invoice, as a retry after a lost answer would")
-        try:
-            client.execute_one(create, deadline=deadline)
-        except IntacctAlreadyExecuted as exc:
-            show("Intacct refused it", "; ".join(str(e) for e in exc.errors))
-            show("the sync's next move", "look the invoice up by its number and adopt it")
-        else:
-            print("    !! a second invoice was created")
-            return 1
-
-        step("What the sandbox now holds")
-        snap = sandbox.snapshot()
-        for kind in ("customers", "invoices", "payments"):
-            items = snap.get(kind, [])
-            show(kind, len(items))
-        show("HTTP requests made", client.http_requests)
-    print("\nDemo finished: every step went through the real XML protocol over HTTP.")
-    return 0
+def serve(stack: LocalStack, intacct: IntacctSandbox, cs: ChannelSandbox) -> int:
+    say("\nThe stack is running. Webhook URLs and the secrets that sign for them:")
+    for channel, store in STORES.items():
+        secret = cs.connection_secret(channel, store, IDS[channel])
+        say(f"  {channel:<12} POST {stack.api_url}/webhooks/{IDS[channel]}   webhook_secret={secret['webhook_secret']}")
+    say(f"\nIntacct sandbox: {intacct.url} (state: {intacct.base_url}/_sandbox/state)")
+    say(f"Channel sandbox: {cs.base_url} (state: {cs.base_url}/_sandbox/state)")
+    say("Point a store's test webhooks at these URLs (through a tunnel), or curl them. Ctrl-C stops.")
+    try:
+        while True:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        return 0
 
 
 if __name__ == "__main__":
