@@ -35,6 +35,7 @@ from types import ModuleType
 from typing import Any
 
 import boto3
+import requests
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -172,6 +173,8 @@ class LocalStack:
         self._moto.start()
         host, port = self._moto.get_host_and_port()
         self.moto_url = f"http://{host}:{port}"
+        # moto's backends live in the process: a stack started earlier here left its resources.
+        requests.post(f"{self.moto_url}/moto-api/reset", timeout=10).raise_for_status()
         for key, value in {
             "AWS_ENDPOINT_URL": self.moto_url,
             "AWS_ACCESS_KEY_ID": "local",

@@ -66,6 +66,14 @@ class HistoryItem(BaseModel):
     detail: str = ""
 
 
+class WritebackRecord(BaseModel):
+    """What was written back to the channel order (issue 5): each step at most once."""
+
+    document_number: str | None = None
+    document_written_at: datetime | None = None
+    paid_written_at: datetime | None = None
+
+
 class LedgerEntry(BaseModel):
     model_config = ConfigDict(validate_assignment=True)
 
@@ -85,6 +93,7 @@ class LedgerEntry(BaseModel):
     payments: dict[str, PaymentRecord] = Field(default_factory=dict)
     refunds: dict[str, RefundRecord] = Field(default_factory=dict)
     last_error: ErrorRecord | None = None
+    writeback: WritebackRecord = Field(default_factory=WritebackRecord)
     history: list[HistoryItem] = Field(default_factory=list)
     version: int = 0
 

@@ -236,6 +236,92 @@ class CancellationSettings(_Section):
     """A cancelled order with no payment: delete its invoice, or close it (state Closed)."""
 
 
+# --- stock push and writeback (issue 5) ------------------------------------------------------
+
+
+class StockSource(_Section):
+    """Where on-hand per item and warehouse comes from. The reference marks every candidate
+    unsure (intacct-xml-api.md §6): check a real company with `lookup` before switching."""
+
+    kind: Literal["get_icitemtotals", "query"] = "get_icitemtotals"
+    """get_icitemtotals: the legacy function (all rows in one answer); query: a paged `query` on
+    `object` with the field names below."""
+    object: _Id = "ITEMWAREHOUSEINFO"
+    item_field: _Id = "ITEMID"
+    warehouse_field: _Id = "WAREHOUSEID"
+    on_hand_field: _Id = "QTYONHAND"
+    on_hold_field: _Id | None = "QTYONHOLD"
+    """null: the object has no on-hold figure (then subtract_on_hold has no effect)."""
+    page_size: Annotated[int, Field(ge=1, le=1000)] = 1000
+
+
+class StockConnection(_Section):
+    """One connection's stock push."""
+
+    enabled: bool = True
+    locations: dict[_Id, _Id] = Field(default_factory=dict)
+    """Intacct WAREHOUSEID -> channel location (Shopify location id, numeric or gid; BigCommerce
+    location id; WooCommerce has one figure per product: use "default"). Several warehouses may
+    feed one location (summed); warehouses not listed are not published. Empty: WooCommerce sums
+    every warehouse; Shopify and BigCommerce need the map."""
+    safety_buffer: Annotated[int, Field(ge=0)] | None = None
+    """Overrides stock.safety_buffer for this connection."""
+
+
+class ShopifyStock(_Section):
+    quantity_name: Literal["available", "on_hand"] = "available"
+    reason: _Id = "correction"
+    reference_uri: _Id = "gid://intacct-sync/StockSync"
+
+
+class StockSettings(_Section):
+    source: StockSource = StockSource()
+    safety_buffer: Annotated[int, Field(ge=0)] = 0
+    """Units held back from every published figure (never below 0)."""
+    subtract_on_hold: bool = True
+    """Publish on hand minus on hold."""
+    skus: Literal["all"] | tuple[_Id, ...] = "all"
+    """Which items are published: "all", or a list of Intacct ITEMIDs."""
+    item_sku_map: dict[_Id, _Id] = Field(default_factory=dict)
+    """Intacct ITEMID -> channel SKU where they differ (default: the same text)."""
+    connections: dict[_Id, StockConnection] = Field(default_factory=dict)
+    """Keyed by connection id; a connection not listed is not pushed to."""
+    shopify: ShopifyStock = ShopifyStock()
+    resolve_every_hours: Annotated[int, Field(ge=1, le=24 * 30)] = 24
+    """How often the SKU -> channel id map is re-read from the channel (new products)."""
+
+    def sku_for(self, item_id: str) -> str:
+        return self.item_sku_map.get(item_id, item_id)
+
+    def wants(self, item_id: str) -> bool:
+        return self.skus == "all" or item_id in self.skus
+
+
+class ShopifyMetafield(_Section):
+    namespace: _Id = "intacct"
+    key: _Id = "document_number"
+
+
+class WritebackSettings(_Section):
+    enabled: bool = False
+    """Turn the writeback on (the function does nothing while false)."""
+    shopify_tag_prefix: Annotated[str, StringConstraints(max_length=20)] | None = "intacct:"
+    """Tag `<prefix><document number>` added to the order; null: no tag."""
+    shopify_metafield: ShopifyMetafield | None = None
+    """Also (or instead) set this order metafield to the document number."""
+    woocommerce_meta_key: _Id | None = "_intacct_document_number"
+    woocommerce_note: bool = True
+    """Add a private order note naming the document."""
+    bigcommerce_staff_note: bool = True
+    mark_paid: bool = True
+    """Mark the channel order paid when Intacct shows its invoice fully paid."""
+    woocommerce_paid_status: Literal["processing", "completed"] = "processing"
+    bigcommerce_paid_status_id: Literal[10, 11] = 11
+    """11 Awaiting Fulfillment, 10 Completed."""
+    lookback_days: Annotated[int, Field(ge=1, le=365)] = 7
+    """First run: invoices modified this many days back are checked for payment."""
+
+
 # --- the whole -------------------------------------------------------------------------------
 
 
@@ -248,6 +334,8 @@ class Settings(_Section):
     payments: PaymentSettings = PaymentSettings()
     cancellation: CancellationSettings = CancellationSettings()
     rules: tuple[Rule, ...] = ()
+    stock: StockSettings = StockSettings()
+    writeback: WritebackSettings = WritebackSettings()
 
     def item_overrides(self, connection_id: str, channel: Channel) -> list[ItemOverrides]:
         """The overrides that apply, most specific first."""

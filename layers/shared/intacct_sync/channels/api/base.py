@@ -18,7 +18,15 @@ from pydantic import SecretStr
 
 from intacct_sync.channels.api.errors import ChannelRequestError
 from intacct_sync.channels.api.http import ChannelHttp, RateLimitRules
-from intacct_sync.channels.api.port import EnsureResult, WebhookSubscription, plan_webhooks
+from intacct_sync.channels.api.port import (
+    EnsureResult,
+    StockRejection,
+    StockRow,
+    StockWriteOptions,
+    WebhookSubscription,
+    WritebackOptions,
+    plan_webhooks,
+)
 from intacct_sync.errors import ConfigurationError
 from intacct_sync.models.connection import Connection
 from intacct_sync.models.events import CanonicalEvent
@@ -101,6 +109,7 @@ class BaseChannelClient(ABC):
 
     spec: ClassVar[ApiSpec]
     max_page_size: ClassVar[int]
+    max_stock_batch: ClassVar[int]
 
     def __init__(
         self,
@@ -298,3 +307,44 @@ class BaseChannelClient(ABC):
             deadline=deadline,
         )
         return self._subscription(self._unwrap(response.data))
+
+    # --- stock push and writeback (issue 5): per channel, batching shared ---------------------
+
+    @property
+    def stock_batch_size(self) -> int:
+        return self.max_stock_batch
+
+    def stock_location_key(self, value: str) -> str:
+        return value.strip()
+
+    @abstractmethod
+    def stock_locations(self, *, deadline: Deadline) -> dict[str, str]: ...
+
+    @abstractmethod
+    def crawl_stock_targets(
+        self, cursor: str | None, *, deadline: Deadline
+    ) -> tuple[dict[str, list[str]], str | None]: ...
+
+    def _stock_group(self, row: StockRow) -> str:
+        """Rows of one group may share a request (BigCommerce: a location; Woo: a parent)."""
+        return ""
+
+    def stock_batches(self, rows: Sequence[StockRow]) -> list[list[StockRow]]:
+        groups: dict[str, list[StockRow]] = {}
+        for row in rows:
+            groups.setdefault(self._stock_group(row), []).append(row)
+        size = self.stock_batch_size
+        return [group[i : i + size] for group in groups.values() for i in range(0, len(group), size)]
+
+    @abstractmethod
+    def write_stock(
+        self, batch: Sequence[StockRow], *, options: StockWriteOptions, deadline: Deadline
+    ) -> list[StockRejection]: ...
+
+    @abstractmethod
+    def write_document_number(
+        self, order_id: str, document_number: str, *, options: WritebackOptions, deadline: Deadline
+    ) -> None: ...
+
+    @abstractmethod
+    def mark_paid(self, order_id: str, *, options: WritebackOptions, deadline: Deadline) -> None: ...

@@ -19,7 +19,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Final
 
@@ -27,8 +27,15 @@ from intacct_sync.channels import bigcommerce as adapter
 from intacct_sync.channels.api.base import ApiSpec, BaseChannelClient, WebhookApi, require, secret
 from intacct_sync.channels.api.errors import ChannelRequestError
 from intacct_sync.channels.api.http import RateLimitRules
-from intacct_sync.channels.api.port import WebhookSubscription
+from intacct_sync.channels.api.port import (
+    StockRejection,
+    StockRow,
+    StockWriteOptions,
+    WebhookSubscription,
+    WritebackOptions,
+)
 from intacct_sync.channels.base import as_object, build, event_id
+from intacct_sync.errors import ConfigurationError
 from intacct_sync.models.connection import Connection
 from intacct_sync.models.events import CanonicalEvent, OrderReferenceEvent
 from intacct_sync.models.order import OrderReference
@@ -39,6 +46,10 @@ PAGE_SIZE: Final = 250
 ORDERS_SORT: Final[str | None] = "date_modified:asc"
 POLL_SCOPE: Final = "store/order/updated"
 _MAX_PAGES: Final = 100_000
+MAX_ABSOLUTE_ITEMS: Final = 2000
+"""Items per PUT /v3/inventory/adjustments/absolute (channels.md §3.4)."""
+INVENTORY_PAGE: Final = 1000
+STOCK_REASON: Final = "Sage Intacct stock sync"
 
 SPEC: Final = ApiSpec(
     channel="bigcommerce",
@@ -70,6 +81,7 @@ SPEC: Final = ApiSpec(
 class BigCommerceClient(BaseChannelClient):
     spec: ClassVar[ApiSpec] = SPEC
     max_page_size: ClassVar[int] = PAGE_SIZE
+    max_stock_batch: ClassVar[int] = MAX_ABSOLUTE_ITEMS
 
     def _auth(self, connection: Connection) -> dict[str, Any]:
         (token,) = require(connection, "access_token")
@@ -175,6 +187,94 @@ class BigCommerceClient(BaseChannelClient):
         addresses = self._all("/stores/{store}/v2/orders/{order_id}/shipping_addresses", order_id, deadline)
         transactions = self._all("/stores/{store}/v3/orders/{order_id}/transactions", order_id, deadline)
         return adapter.order_events(response.data, products, addresses, transactions, connection=self.connection)
+
+    # --- stock push --------------------------------------------------------------------------
+    # The Inventory API takes SKUs directly; the crawl (inventory items, 1000 a page) only tells
+    # which SKUs exist, because one unknown SKU makes BigCommerce refuse the whole request.
+
+    def stock_location_key(self, value: str) -> str:
+        if not value.strip().isdigit():
+            raise ConfigurationError(
+                f"{value!r} is not a BigCommerce location id.",
+                fix="Use the numeric id of GET /v3/inventory/locations (the default location is usually 1).",
+            )
+        return str(int(value))
+
+    def stock_locations(self, *, deadline: Deadline) -> dict[str, str]:
+        pages = self._pages("/stores/{store}/v3/inventory/locations", params={"limit": PAGE_SIZE}, deadline=deadline)
+        return {
+            str(loc.get("id")): str(loc.get("label") or loc.get("code") or "")
+            for page in pages
+            for loc in page
+            if isinstance(loc, dict) and loc.get("enabled", True)
+        }
+
+    def crawl_stock_targets(self, cursor: str | None, *, deadline: Deadline) -> tuple[dict[str, list[str]], str | None]:
+        page = int(cursor) if cursor and cursor.isdigit() else 1
+        response = self.http.request(
+            "GET",
+            "/stores/{store}/v3/inventory/items",
+            path_params=self._path_params(),
+            params={"limit": INVENTORY_PAGE, "page": page},
+            deadline=deadline,
+        )
+        data = response.data if isinstance(response.data, dict) else {}
+        targets: dict[str, list[str]] = {}
+        for item in data.get("data") or []:
+            identity = item.get("identity") if isinstance(item, dict) else None
+            sku = identity.get("sku") if isinstance(identity, dict) else None
+            if sku:
+                targets[str(sku)] = [str(sku)]
+        pages = _v3_total_pages(data)
+        items = data.get("data") or []
+        more = page < pages if pages is not None else len(items) >= INVENTORY_PAGE
+        return targets, str(page + 1) if more and items else None
+
+    def _stock_group(self, row: StockRow) -> str:
+        return row.location
+
+    def write_stock(
+        self, batch: Sequence[StockRow], *, options: StockWriteOptions, deadline: Deadline
+    ) -> list[StockRejection]:
+        """One absolute adjustment (one location, by SKU). BigCommerce applies all or nothing:
+        a 422 refuses every row of the batch."""
+        body = {
+            "reason": STOCK_REASON,
+            "items": [{"location_id": int(r.location), "sku": r.sku, "quantity": r.quantity} for r in batch],
+        }
+        try:
+            self.http.request(
+                "PUT",
+                "/stores/{store}/v3/inventory/adjustments/absolute",
+                path_params=self._path_params(),
+                json_body=body,
+                deadline=deadline,
+            )
+        except ChannelRequestError as exc:
+            if exc.status != 422:
+                raise
+            return [StockRejection(r, exc.message) for r in batch]
+        return []
+
+    # --- writeback ---------------------------------------------------------------------------
+
+    def _put_order(self, order_id: str, body: dict[str, Any], deadline: Deadline) -> None:
+        self.http.request(
+            "PUT",
+            "/stores/{store}/v2/orders/{order_id}",
+            path_params={**self._path_params(), "order_id": order_id},
+            json_body=body,
+            deadline=deadline,
+        )
+
+    def write_document_number(
+        self, order_id: str, document_number: str, *, options: WritebackOptions, deadline: Deadline
+    ) -> None:
+        if options.bigcommerce_staff_note:
+            self._put_order(order_id, {"staff_notes": f"Sage Intacct invoice {document_number}"}, deadline)
+
+    def mark_paid(self, order_id: str, *, options: WritebackOptions, deadline: Deadline) -> None:
+        self._put_order(order_id, {"status_id": options.bigcommerce_paid_status_id}, deadline)
 
     # --- webhooks ----------------------------------------------------------------------------
 

@@ -121,6 +121,55 @@ def plan_webhooks(existing: Sequence[WebhookSubscription], url: str, topics: Seq
     return plan
 
 
+@dataclass(frozen=True)
+class StockRow:
+    """One absolute stock figure to write: `quantity` units of `sku` at channel `location`."""
+
+    sku: str
+    location: str
+    """The channel location key (`stock_location_key`); WooCommerce: "default"."""
+    quantity: int
+    target: str
+    """The channel's id for this SKU (`crawl_stock_targets`): Shopify InventoryItem gid,
+    WooCommerce "<product id>" or "<parent id>/<variation id>", BigCommerce the SKU."""
+
+
+@dataclass(frozen=True)
+class StockRejection:
+    """A row the channel refused (the rest of its batch may have been written)."""
+
+    row: StockRow
+    reason: str
+
+
+@dataclass(frozen=True)
+class StockWriteOptions:
+    shopify_quantity_name: str = "available"
+    shopify_reason: str = "correction"
+    shopify_reference_uri: str = "gid://intacct-sync/StockSync"
+    run_id: str = ""
+    """Identifies the push run: part of Shopify's idempotency key, so a retry inside the run is
+    deduplicated while the same figures pushed again by a later run are applied."""
+
+
+@dataclass(frozen=True)
+class WritebackOptions:
+    """Where the Intacct document number goes on a channel order, and how "paid" is written."""
+
+    shopify_tag_prefix: str | None = "intacct:"
+    shopify_metafield: tuple[str, str] | None = None
+    """(namespace, key)."""
+    woocommerce_meta_key: str | None = "_intacct_document_number"
+    woocommerce_note: bool = True
+    bigcommerce_staff_note: bool = True
+    woocommerce_paid_status: str = "processing"
+    bigcommerce_paid_status_id: int = 11
+
+
+DEFAULT_LOCATION: Final = "default"
+"""The one stock location of a channel without locations (WooCommerce)."""
+
+
 class ChannelClient(Protocol):
     """A channel store's API, as the product uses it."""
 
@@ -157,4 +206,54 @@ class ChannelClient(Protocol):
         """Subscribe `topics` to `url`, idempotently: create what is missing, re-activate what the
         channel disabled, leave what is right, report extras (never delete). `secret` is the
         signing secret where the channel takes one (WooCommerce: required)."""
+        ...
+
+    # --- stock push (issue 5) ------------------------------------------------------------------
+
+    @property
+    def stock_batch_size(self) -> int:
+        """Rows per stock write request: the channel's maximum."""
+        ...
+
+    def stock_location_key(self, value: str) -> str:
+        """A location as the settings name it (numeric id, gid) -> the key used in snapshots.
+        Raises ConfigurationError for a value the channel cannot have."""
+        ...
+
+    def stock_locations(self, *, deadline: Deadline) -> dict[str, str]:
+        """Location key -> name, for every location stock can be written to."""
+        ...
+
+    def crawl_stock_targets(self, cursor: str | None, *, deadline: Deadline) -> tuple[dict[str, list[str]], str | None]:
+        """One page of the catalogue: SKU -> channel ids (a SKU may match several: Shopify does
+        not enforce unique SKUs), and the cursor of the next page (None: done). Cursors are
+        opaque strings that survive between runs (the crawl checkpoint)."""
+        ...
+
+    def stock_batches(self, rows: Sequence[StockRow]) -> list[list[StockRow]]:
+        """`rows` grouped and cut into requests at the channel's maximum (Shopify 250 rows,
+        WooCommerce 100 per products or per parent's variations batch, BigCommerce 2000 per
+        location)."""
+        ...
+
+    def write_stock(
+        self, batch: Sequence[StockRow], *, options: StockWriteOptions, deadline: Deadline
+    ) -> list[StockRejection]:
+        """Write one batch (absolute figures, so a repeat is harmless). Returns the rows the
+        channel refused; raises ChannelTransientError / ChannelAuthError when nothing is known
+        to be written."""
+        ...
+
+    # --- writeback (issue 5) -------------------------------------------------------------------
+
+    def write_document_number(
+        self, order_id: str, document_number: str, *, options: WritebackOptions, deadline: Deadline
+    ) -> None:
+        """Put the Intacct document number on the order (tag/metafield, meta + note, staff
+        note). Setting the same value again changes nothing visible, except a repeated Woo note."""
+        ...
+
+    def mark_paid(self, order_id: str, *, options: WritebackOptions, deadline: Deadline) -> None:
+        """Mark the order paid (Shopify orderMarkAsPaid; Woo status + set_paid; BigCommerce
+        status_id). An order the channel already shows paid is left as it is."""
         ...

@@ -21,8 +21,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Iterator, Mapping
+import re
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Final
 
@@ -36,6 +39,8 @@ from intacct_sync.channels.api.http import (
     graphql_wait,
     link_next_params,
 )
+from intacct_sync.channels.api.port import StockRejection, StockRow, StockWriteOptions, WritebackOptions
+from intacct_sync.errors import ConfigurationError
 from intacct_sync.models.connection import Connection
 from intacct_sync.models.events import CanonicalEvent
 from intacct_sync.retry import Deadline
@@ -48,6 +53,39 @@ TRANSACTION_TOPIC: Final = "order_transactions/create"
 TRANSACTION_STATUSES: Final = frozenset({"paid", "partially_paid", "partially_refunded", "refunded"})
 """Financial statuses under which an order can hold a captured payment worth fetching."""
 _MAX_PAGES: Final = 100_000
+MAX_INPUT: Final = 250
+"""Every Shopify GraphQL input array holds at most 250 items (channels.md §1.4)."""
+_LOCATION_GID: Final = "gid://shopify/Location/"
+_ROW_INDEX: Final = re.compile(r"^\d+$")
+
+ITEMS_QUERY: Final = """
+query Items($first: Int!, $after: String) {
+  inventoryItems(first: $first, after: $after) {
+    nodes { id sku tracked }
+    pageInfo { hasNextPage endCursor }
+  }
+}"""
+LOCATIONS_QUERY: Final = """
+query { locations(first: 250) { nodes { id name isActive } } }"""
+SET_QUANTITIES: Final = """
+mutation Set($input: InventorySetQuantitiesInput!, $key: String!) {
+  inventorySetQuantities(input: $input) @idempotent(key: $key) {
+    inventoryAdjustmentGroup { id }
+    userErrors { code field message }
+  }
+}"""
+TAGS_ADD: Final = """
+mutation Tag($id: ID!, $tags: [String!]!) { tagsAdd(id: $id, tags: $tags) { userErrors { field message } } }"""
+METAFIELDS_SET: Final = """
+mutation Meta($metafields: [MetafieldsSetInput!]!) {
+  metafieldsSet(metafields: $metafields) { userErrors { field message } }
+}"""
+ORDER_PAID_STATE: Final = """
+query Order($id: ID!) { order(id: $id) { id canMarkAsPaid displayFinancialStatus } }"""
+MARK_PAID: Final = """
+mutation Paid($input: OrderMarkAsPaidInput!) {
+  orderMarkAsPaid(input: $input) { order { id displayFinancialStatus } userErrors { field message } }
+}"""
 
 SPEC: Final = ApiSpec(
     channel="shopify",
@@ -76,6 +114,7 @@ SPEC: Final = ApiSpec(
 class ShopifyClient(BaseChannelClient):
     spec: ClassVar[ApiSpec] = SPEC
     max_page_size: ClassVar[int] = PAGE_SIZE
+    max_stock_batch: ClassVar[int] = MAX_INPUT
 
     def __init__(
         self,
@@ -221,6 +260,128 @@ class ShopifyClient(BaseChannelClient):
             raise ChannelRequestError("shopify GraphQL answered without a JSON object", channel="shopify")
         return response.data
 
+    def _data(self, answer: Mapping[str, Any], root: str, what: str) -> dict[str, Any]:
+        """`data.<root>` of an answer; top-level errors are a ChannelRequestError."""
+        data = answer.get("data")
+        node = data.get(root) if isinstance(data, dict) else None
+        if answer.get("errors") or not isinstance(node, dict):
+            raise ChannelRequestError(
+                f"shopify GraphQL {what} failed: {self.http.redact(_gql_errors(answer))}", channel="shopify"
+            )
+        return node
+
+    def _user_errors(self, payload: Mapping[str, Any], what: str) -> None:
+        errors = payload.get("userErrors") or []
+        if errors:
+            text = "; ".join(str(e.get("message")) for e in errors if isinstance(e, dict))
+            raise ChannelRequestError(f"shopify {what} refused: {self.http.redact(text)}", channel="shopify")
+
+    # --- stock push --------------------------------------------------------------------------
+
+    def stock_location_key(self, value: str) -> str:
+        text = value.strip()
+        number = text.removeprefix(_LOCATION_GID)
+        if not number.isdigit():
+            raise ConfigurationError(
+                f"{value!r} is not a Shopify location id.",
+                fix="Use the location's numeric id (Settings > Locations, the number in the URL) or its "
+                "gid://shopify/Location/<id>.",
+            )
+        return _LOCATION_GID + number
+
+    def stock_locations(self, *, deadline: Deadline) -> dict[str, str]:
+        node = self._data(self.graphql(LOCATIONS_QUERY, deadline=deadline), "locations", "locations")
+        return {
+            str(n["id"]): str(n.get("name") or "")
+            for n in node.get("nodes") or []
+            if isinstance(n, dict) and n.get("isActive", True)
+        }
+
+    def crawl_stock_targets(self, cursor: str | None, *, deadline: Deadline) -> tuple[dict[str, list[str]], str | None]:
+        answer = self.graphql(ITEMS_QUERY, {"first": self.max_stock_batch, "after": cursor}, deadline=deadline)
+        node = self._data(answer, "inventoryItems", "inventoryItems")
+        targets: dict[str, list[str]] = {}
+        for item in node.get("nodes") or []:
+            # An untracked item has no stock figure to set: it is left out (reported unknown).
+            if isinstance(item, dict) and item.get("sku") and item.get("tracked"):
+                targets.setdefault(str(item["sku"]), []).append(str(item["id"]))
+        info = node.get("pageInfo") or {}
+        following = info.get("endCursor") if info.get("hasNextPage") else None
+        return targets, str(following) if following else None
+
+    def write_stock(
+        self, batch: Sequence[StockRow], *, options: StockWriteOptions, deadline: Deadline
+    ) -> list[StockRejection]:
+        """inventorySetQuantities, force-set (ignoreCompareQuantity: Intacct is the source of
+        truth). Shopify rejects the whole call when any row has a userError: the rows named are
+        reported and the others sent once more (a new key: other content)."""
+        rows = list(batch)
+        rejected: list[StockRejection] = []
+        for _ in range(2):
+            if not rows:
+                break
+            errors = self._set_quantities(rows, options, deadline)
+            if not errors:
+                return rejected
+            bad: dict[int, str] = {}
+            for error in errors:
+                index = _row_index(error.get("field"))
+                message = self.http.redact(str(error.get("code") or error.get("message") or "refused"))
+                if index is None or not 0 <= index < len(rows):
+                    return rejected + [StockRejection(r, message) for r in rows]
+                bad[index] = message
+            rejected.extend(StockRejection(rows[i], reason) for i, reason in sorted(bad.items()))
+            rows = [r for i, r in enumerate(rows) if i not in bad]
+        return rejected + [StockRejection(r, "refused twice") for r in rows] if rows else rejected
+
+    def _set_quantities(
+        self, rows: Sequence[StockRow], options: StockWriteOptions, deadline: Deadline
+    ) -> list[dict[str, Any]]:
+        payload = {
+            "name": options.shopify_quantity_name,
+            "reason": options.shopify_reason,
+            "referenceDocumentUri": f"{options.shopify_reference_uri}/{options.run_id or 'run'}",
+            "ignoreCompareQuantity": True,
+            "quantities": [
+                {"inventoryItemId": r.target, "locationId": r.location, "quantity": r.quantity} for r in rows
+            ],
+        }
+        answer = self.graphql(
+            SET_QUANTITIES, {"input": payload, "key": idempotency_key(options.run_id, payload)}, deadline=deadline
+        )
+        node = self._data(answer, "inventorySetQuantities", "inventorySetQuantities")
+        return [e for e in node.get("userErrors") or [] if isinstance(e, dict)]
+
+    # --- writeback ---------------------------------------------------------------------------
+
+    def write_document_number(
+        self, order_id: str, document_number: str, *, options: WritebackOptions, deadline: Deadline
+    ) -> None:
+        gid = f"gid://shopify/Order/{order_id}"
+        if options.shopify_tag_prefix is not None:
+            tag = f"{options.shopify_tag_prefix}{document_number}"
+            answer = self.graphql(TAGS_ADD, {"id": gid, "tags": [tag]}, deadline=deadline)
+            self._user_errors(self._data(answer, "tagsAdd", "tagsAdd"), "tagsAdd")
+        if options.shopify_metafield is not None:
+            namespace, key = options.shopify_metafield
+            field_ = {
+                "ownerId": gid,
+                "namespace": namespace,
+                "key": key,
+                "type": "single_line_text_field",
+                "value": document_number,
+            }
+            answer = self.graphql(METAFIELDS_SET, {"metafields": [field_]}, deadline=deadline)
+            self._user_errors(self._data(answer, "metafieldsSet", "metafieldsSet"), "metafieldsSet")
+
+    def mark_paid(self, order_id: str, *, options: WritebackOptions, deadline: Deadline) -> None:
+        gid = f"gid://shopify/Order/{order_id}"
+        state = self._data(self.graphql(ORDER_PAID_STATE, {"id": gid}, deadline=deadline), "order", "order")
+        if not state.get("canMarkAsPaid"):
+            return  # already paid (or nothing to pay): nothing to do
+        answer = self.graphql(MARK_PAID, {"input": {"id": gid}}, deadline=deadline)
+        self._user_errors(self._data(answer, "orderMarkAsPaid", "orderMarkAsPaid"), "orderMarkAsPaid")
+
     # --- webhooks ----------------------------------------------------------------------------
 
     def _webhook_body(self, url: str, topic: str, secret: str | None) -> dict[str, Any]:
@@ -233,3 +394,29 @@ def _as_delivery(topic: str, body: object, connection: Connection) -> list[Canon
     event-id header, so ids come from the resource's own identity and version)."""
     raw = json.dumps(body, default=str).encode()
     return adapter.parse({adapter.SPEC.topic_headers[0]: topic}, raw, connection)
+
+
+def idempotency_key(run_id: str, payload: Mapping[str, Any]) -> str:
+    """A UUID derived from the run and the exact mutation input: a re-send of the same batch
+    in the same run is deduplicated by Shopify; other content gets another key."""
+    digest = hashlib.sha256(json.dumps([run_id, payload], sort_keys=True, default=str).encode()).digest()
+    return str(uuid.UUID(bytes=digest[:16], version=4))
+
+
+def _row_index(field_path: object) -> int | None:
+    """The row a userError names: field ["input", "quantities", "3", "locationId"] -> 3."""
+    if not isinstance(field_path, list):
+        return None
+    parts = [str(p) for p in field_path]
+    if "quantities" in parts:
+        after = parts[parts.index("quantities") + 1 : parts.index("quantities") + 2]
+        if after and _ROW_INDEX.match(after[0]):
+            return int(after[0])
+    return None
+
+
+def _gql_errors(answer: Mapping[str, Any]) -> str:
+    errors = answer.get("errors")
+    if isinstance(errors, list):
+        return "; ".join(str(e.get("message")) if isinstance(e, dict) else str(e) for e in errors)[:300]
+    return "no data"

@@ -20,7 +20,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Final
 
@@ -28,7 +28,14 @@ from intacct_sync.channels import woocommerce as adapter
 from intacct_sync.channels.api.base import ApiSpec, BaseChannelClient, WebhookApi, require
 from intacct_sync.channels.api.errors import ChannelRequestError
 from intacct_sync.channels.api.http import RateLimitRules, total_pages
-from intacct_sync.channels.api.port import WebhookSubscription
+from intacct_sync.channels.api.port import (
+    DEFAULT_LOCATION,
+    StockRejection,
+    StockRow,
+    StockWriteOptions,
+    WebhookSubscription,
+    WritebackOptions,
+)
 from intacct_sync.channels.base import parse_datetime
 from intacct_sync.channels.errors import InvalidPayload
 from intacct_sync.errors import ConfigurationError
@@ -40,6 +47,8 @@ API: Final = "/wp-json/wc/v3"
 PAGE_SIZE: Final = 100
 ORDERS_SORT: Final[Mapping[str, str]] = {"orderby": "modified", "order": "asc"}
 _MAX_PAGES: Final = 100_000
+BATCH_LIMIT: Final = 100
+"""Objects per products/batch request (`woocommerce_rest_batch_items_limit` default; 413 above)."""
 
 SPEC: Final = ApiSpec(
     channel="woocommerce",
@@ -66,6 +75,7 @@ SPEC: Final = ApiSpec(
 class WooCommerceClient(BaseChannelClient):
     spec: ClassVar[ApiSpec] = SPEC
     max_page_size: ClassVar[int] = PAGE_SIZE
+    max_stock_batch: ClassVar[int] = BATCH_LIMIT
 
     def _auth(self, connection: Connection) -> dict[str, Any]:
         key, secret_ = require(connection, "api_key", "api_secret")
@@ -132,6 +142,121 @@ class WooCommerceClient(BaseChannelClient):
             "GET", f"{API}/orders/{{order_id}}", path_params={"order_id": order_id}, deadline=deadline
         )
         return adapter.order_events(response.data, self.connection)
+
+    # --- stock push --------------------------------------------------------------------------
+    # Core WooCommerce has one stock figure per product or variation (no locations); the SKU map
+    # comes from crawling products and the variations of variable products (whether
+    # `GET /products?sku=` returns variations is unsure, channels.md §2.4).
+
+    def stock_location_key(self, value: str) -> str:
+        if value.strip().lower() != DEFAULT_LOCATION:
+            raise ConfigurationError(
+                f"WooCommerce has no location {value!r}: it keeps one stock figure per product.",
+                fix=f'Map the warehouses of a WooCommerce connection to "{DEFAULT_LOCATION}".',
+            )
+        return DEFAULT_LOCATION
+
+    def stock_locations(self, *, deadline: Deadline) -> dict[str, str]:
+        return {DEFAULT_LOCATION: "WooCommerce stock"}
+
+    def crawl_stock_targets(self, cursor: str | None, *, deadline: Deadline) -> tuple[dict[str, list[str]], str | None]:
+        page = int(cursor) if cursor and cursor.isdigit() else 1
+        response = self.http.request(
+            "GET",
+            f"{API}/products",
+            params={"per_page": BATCH_LIMIT, "page": page, "order": "asc", "orderby": "id"},
+            deadline=deadline,
+        )
+        products = response.data if isinstance(response.data, list) else []
+        targets: dict[str, list[str]] = {}
+        for product in products:
+            if not isinstance(product, dict):
+                continue
+            pid = str(product.get("id"))
+            if product.get("type") == "variable":
+                # The parent's own stock never reaches its variations: only variations count.
+                for chunk in self._pages(
+                    f"{API}/products/{{product_id}}/variations",
+                    params={"per_page": BATCH_LIMIT},
+                    path_params={"product_id": pid},
+                    deadline=deadline,
+                ):
+                    for variation in chunk:
+                        if isinstance(variation, dict) and variation.get("sku"):
+                            targets.setdefault(str(variation["sku"]), []).append(f"{pid}/{variation.get('id')}")
+            elif product.get("sku"):
+                targets.setdefault(str(product["sku"]), []).append(pid)
+        pages = total_pages(response.headers)
+        more = page < pages if pages is not None else len(products) >= BATCH_LIMIT
+        return targets, str(page + 1) if more and products else None
+
+    def _stock_group(self, row: StockRow) -> str:
+        parent, _, variation = row.target.partition("/")
+        return parent if variation else ""
+
+    def write_stock(
+        self, batch: Sequence[StockRow], *, options: StockWriteOptions, deadline: Deadline
+    ) -> list[StockRejection]:
+        """products/batch or <parent>/variations/batch with manage_stock + stock_quantity;
+        WooCommerce answers per item, so one refused item does not stop the others."""
+        parent, _, variation = batch[0].target.partition("/") if batch else ("", "", "")
+        ids = {(r.target.partition("/")[2] if variation else r.target): r for r in batch}
+        path = f"{API}/products/{{product_id}}/variations/batch" if variation else f"{API}/products/batch"
+        body = {"update": [{"id": int(i), "manage_stock": True, "stock_quantity": r.quantity} for i, r in ids.items()]}
+        response = self.http.request(
+            "POST",
+            path,
+            path_params={"product_id": parent} if variation else None,
+            json_body=body,
+            deadline=deadline,
+            idempotent=True,  # absolute figures: a re-send sets the same values
+        )
+        answered = response.data.get("update") if isinstance(response.data, dict) else None
+        if not isinstance(answered, list):
+            raise ChannelRequestError(
+                f"woocommerce POST {path} answered without an 'update' list", channel="woocommerce"
+            )
+        rejected: list[StockRejection] = []
+        for item in answered:
+            if isinstance(item, dict) and isinstance(item.get("error"), dict):
+                row = ids.get(str(item.get("id")))
+                if row is not None:
+                    message = self.http.redact(str(item["error"].get("code") or "refused"))
+                    rejected.append(StockRejection(row, message))
+        return rejected
+
+    # --- writeback ---------------------------------------------------------------------------
+
+    def write_document_number(
+        self, order_id: str, document_number: str, *, options: WritebackOptions, deadline: Deadline
+    ) -> None:
+        if options.woocommerce_meta_key:
+            self.http.request(
+                "PUT",
+                f"{API}/orders/{{order_id}}",
+                path_params={"order_id": order_id},
+                json_body={"meta_data": [{"key": options.woocommerce_meta_key, "value": document_number}]},
+                deadline=deadline,
+            )
+        if options.woocommerce_note:
+            # Not idempotent: the ledger records the writeback right after, so a lost answer is
+            # the only way to get the note twice.
+            self.http.request(
+                "POST",
+                f"{API}/orders/{{order_id}}/notes",
+                path_params={"order_id": order_id},
+                json_body={"note": f"Sage Intacct invoice {document_number}", "customer_note": False},
+                deadline=deadline,
+            )
+
+    def mark_paid(self, order_id: str, *, options: WritebackOptions, deadline: Deadline) -> None:
+        self.http.request(
+            "PUT",
+            f"{API}/orders/{{order_id}}",
+            path_params={"order_id": order_id},
+            json_body={"status": options.woocommerce_paid_status, "set_paid": True},
+            deadline=deadline,
+        )
 
     # --- webhooks ----------------------------------------------------------------------------
 

@@ -1,0 +1,39 @@
+"""Scheduled: push Intacct stock levels to every configured connection, only what changed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from intacct_sync import wiring
+from intacct_sync.channels.api import client_for
+from intacct_sync.retry import Deadline
+from intacct_sync.stock import DynamoSnapshotStore, push_all
+
+logger = Logger()
+metrics = Metrics()
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    env = wiring.environment()
+    env.require("state_table", "intacct_secret_arn")
+    deadline = Deadline.from_context(context, reserve_s=10)
+    wiring.CURRENT.deadline = deadline
+    summary = push_all(
+        wiring.connections(env),
+        wiring.intacct_client(env),
+        DynamoSnapshotStore(env.state_table or ""),
+        wiring.settings(env),
+        deadline=deadline,
+        client_factory=client_for,
+    )
+    for result in summary.values():
+        metrics.add_metric("StockFiguresWritten", MetricUnit.Count, float(str(result.get("written", 0))))
+        if result.get("error") or result.get("rejected"):
+            metrics.add_metric("StockPushProblems", MetricUnit.Count, 1)
+    return summary

@@ -1,0 +1,43 @@
+"""Scheduled: Intacct invoice numbers and paid states back onto the channel orders."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from intacct_sync import wiring
+from intacct_sync.channels.api import client_for
+from intacct_sync.ledger import DynamoLedger
+from intacct_sync.retry import Deadline
+from intacct_sync.state import DynamoStateStore
+from intacct_sync.writeback import writeback_all
+
+logger = Logger()
+metrics = Metrics()
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    env = wiring.environment()
+    env.require("state_table", "intacct_secret_arn")
+    deadline = Deadline.from_context(context, reserve_s=10)
+    wiring.CURRENT.deadline = deadline
+    summary = writeback_all(
+        wiring.connections(env),
+        wiring.intacct_client(env),
+        DynamoLedger(env.state_table or ""),
+        DynamoStateStore(env.state_table or ""),
+        settings=wiring.settings(env),
+        deadline=deadline,
+        client_factory=client_for,
+    )
+    for result in summary.values():
+        metrics.add_metric("OrdersWrittenBack", MetricUnit.Count, float(str(result.get("documents_written", 0))))
+        metrics.add_metric("OrdersMarkedPaid", MetricUnit.Count, float(str(result.get("marked_paid", 0))))
+        if result.get("error"):
+            metrics.add_metric("WritebackFailures", MetricUnit.Count, 1)
+    return summary

@@ -1,0 +1,118 @@
+"""The pure part of the stock push: Intacct on-hand rows -> figures per (SKU, channel location),
+and the difference from what was last pushed. Values in, values out; no I/O."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+Key = tuple[str, str]
+"""(channel SKU, channel location key)."""
+
+
+@dataclass(frozen=True)
+class OnHand:
+    """One Intacct item in one warehouse."""
+
+    item_id: str
+    warehouse_id: str
+    on_hand: Decimal
+    on_hold: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True)
+class StockChange:
+    sku: str
+    location: str
+    quantity: int
+    previous: int | None
+    """What was last pushed; None: never pushed (or forgotten)."""
+
+
+def publishable(
+    rows: Iterable[OnHand],
+    *,
+    locations: Mapping[str, str] | None,
+    default_location: str,
+    buffer: int = 0,
+    subtract_on_hold: bool = True,
+    sku_for: Callable[[str], str] = str,
+    wants: Callable[[str], bool] = lambda _: True,
+) -> dict[Key, int]:
+    """The whole units to publish per (SKU, location).
+
+    `locations` maps Intacct warehouse -> channel location; warehouses not in it are ignored;
+    None sends every warehouse to `default_location`. Several warehouses feeding one location
+    are summed, the on-hold quantity is taken off (when asked), then the safety `buffer`; the
+    result is rounded down (a fraction of a unit cannot be sold) and never below 0.
+    """
+    totals: dict[Key, Decimal] = {}
+    for row in rows:
+        if not wants(row.item_id):
+            continue
+        location = default_location if locations is None else locations.get(row.warehouse_id)
+        if location is None:
+            continue
+        key = (sku_for(row.item_id), location)
+        amount = row.on_hand - (row.on_hold if subtract_on_hold else 0)
+        totals[key] = totals.get(key, Decimal(0)) + amount
+    return {key: max(0, math.floor(total) - buffer) for key, total in totals.items()}
+
+
+def diff(wanted: Mapping[Key, int], last: Mapping[Key, int]) -> list[StockChange]:
+    """Only what differs from the last pushed figure, in a stable order (SKU, location): a run
+    cut short resumes where it stopped, because what it wrote is no longer a change."""
+    return [
+        StockChange(sku, location, quantity, last.get((sku, location)))
+        for (sku, location), quantity in sorted(wanted.items())
+        if last.get((sku, location)) != quantity
+    ]
+
+
+@dataclass
+class PushReport:
+    """What one push of one connection did (or, with dry_run, would do)."""
+
+    connection_id: str
+    dry_run: bool = False
+    rows_read: int = 0
+    """Intacct on-hand rows read."""
+    figures: int = 0
+    """(SKU, location) figures computed."""
+    changes: list[StockChange] = field(default_factory=list)
+    """Every change found (dry run: what would be written)."""
+    written: int = 0
+    batches: int = 0
+    channel_calls: int = 0
+    """HTTP requests made to the channel (catalogue crawl + writes), including retries."""
+    rejected: dict[str, str] = field(default_factory=dict)
+    """"sku@location" -> why the channel refused it."""
+    unknown_in_channel: list[str] = field(default_factory=list)
+    """Intacct items to publish with no SKU in the channel."""
+    unknown_in_intacct: list[str] = field(default_factory=list)
+    """Channel SKUs with no Intacct figure (only when every item is published)."""
+    complete: bool = True
+    """False: the run stopped for lack of time (or a channel error); the next run continues."""
+    crawl_pending: bool = False
+    """The SKU -> channel id crawl is not finished (checkpointed, resumes next run)."""
+    error: str | None = None
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "connection": self.connection_id,
+            "dry_run": self.dry_run,
+            "rows_read": self.rows_read,
+            "figures": self.figures,
+            "changes": len(self.changes),
+            "written": self.written,
+            "batches": self.batches,
+            "channel_calls": self.channel_calls,
+            "rejected": len(self.rejected),
+            "unknown_in_channel": len(self.unknown_in_channel),
+            "unknown_in_intacct": len(self.unknown_in_intacct),
+            "complete": self.complete,
+            "crawl_pending": self.crawl_pending,
+            "error": self.error,
+        }
