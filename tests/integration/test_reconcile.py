@@ -149,3 +149,22 @@ def test_the_reconcile_function_polls_every_connection(
     assert all(isinstance(summary[f"{c}-main"], dict) for c in STORES), summary
     assert str(summary["broken"]).startswith("failed")
     assert "7001" in {e.order_id for _, e in aws.drain("orders")}, "the day's orders were queued"
+
+
+def test_one_unreadable_order_does_not_stop_the_poll(aws: Stack, cs: ChannelSandbox) -> None:
+    woo = conn(cs, "woocommerce")
+    broken = new_woo_order(cs, 5101)
+    broken["line_items"][0]["quantity"] = "many"  # no adapter can read this
+    cs.put_order("woocommerce", "demo-woo", broken, touch=True)
+    new_woo_order(cs, 5102)
+    result = reconcile_connection(
+        woo.id,
+        client_for(woo, pacer=Pacer()),
+        aws.pipeline(),
+        aws.state(),
+        now=datetime.now(UTC),
+        deadline=Deadline.after(60),
+    )
+    assert result.complete
+    ids = {e.order_id for _, e in aws.drain("orders")}
+    assert "5102" in ids and "5101" not in ids

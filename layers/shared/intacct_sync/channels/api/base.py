@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
@@ -27,6 +27,7 @@ from intacct_sync.channels.api.port import (
     WritebackOptions,
     plan_webhooks,
 )
+from intacct_sync.channels.errors import InvalidPayload
 from intacct_sync.errors import ConfigurationError
 from intacct_sync.models.connection import Connection
 from intacct_sync.models.events import CanonicalEvent
@@ -189,6 +190,21 @@ class BaseChannelClient(ABC):
 
     @abstractmethod
     def fetch_order_events(self, order_id: str, *, deadline: Deadline) -> list[CanonicalEvent]: ...
+
+    def _polled(
+        self, order: Mapping[str, Any], produce: Callable[[], Iterable[CanonicalEvent]]
+    ) -> list[CanonicalEvent]:
+        """One listed order's events for the poll. An order the adapter cannot read is logged and
+        skipped (it could not be posted either), so one bad order never stops a connection's poll;
+        its webhook, if any, was answered 400 with the same reason."""
+        try:
+            return list(produce())
+        except InvalidPayload as exc:
+            log.warning(
+                "poll skipped an order the adapter cannot read",
+                extra={"connection": self.connection.id, "order": str(order.get("id")), "error": exc.message},
+            )
+            return []
 
     def _path_params(self) -> dict[str, str | int]:
         """Values every path template of this channel may use ({store}, {version})."""

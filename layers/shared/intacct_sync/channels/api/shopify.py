@@ -21,6 +21,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -186,7 +187,7 @@ class ShopifyClient(BaseChannelClient):
             params["order"] = ORDERS_SORT
         for page in self._pages("/admin/api/{version}/orders.json", params=params, deadline=deadline):
             for order in page:
-                yield from self._order_events(order, deadline)
+                yield from self._polled(order, functools.partial(self._order_events, order, deadline))
 
     def fetch_order_events(self, order_id: str, *, deadline: Deadline) -> list[CanonicalEvent]:
         response = self.http.request(

@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Final
@@ -125,7 +126,7 @@ class WooCommerceClient(BaseChannelClient):
             for page in self._pages(f"{API}/orders", params={**params, **ORDERS_SORT}, deadline=deadline):
                 first = False
                 for order in page:
-                    yield from adapter.order_events(order, self.connection)
+                    yield from self._polled(order, functools.partial(adapter.order_events, order, self.connection))
         except ChannelRequestError as exc:
             if not (first and exc.status == 400 and "orderby" in exc.message):
                 raise
@@ -135,7 +136,7 @@ class WooCommerceClient(BaseChannelClient):
         orders = [o for page in self._pages(f"{API}/orders", params=params, deadline=deadline) for o in page]
         orders.sort(key=_modified_key)
         for order in orders:
-            yield from adapter.order_events(order, self.connection)
+            yield from self._polled(order, functools.partial(adapter.order_events, order, self.connection))
 
     def fetch_order_events(self, order_id: str, *, deadline: Deadline) -> list[CanonicalEvent]:
         response = self.http.request(
