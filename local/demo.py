@@ -35,6 +35,16 @@ from local.stack import LocalStack
 
 STORES = {"shopify": "demo.myshopify.com", "woocommerce": "demo-woo", "bigcommerce": "demostore"}
 IDS = {"shopify": "shopify-main", "woocommerce": "woo-main", "bigcommerce": "bc-main"}
+SHOWN = (
+    "changes",
+    "written",
+    "batches",
+    "channel_calls",
+    "unknown_in_channel",
+    "documents_written",
+    "marked_paid",
+    "error",
+)
 
 
 def say(text: str = "") -> None:
@@ -48,6 +58,39 @@ class Day:
         self.stack, self.intacct, self.cs = stack, intacct, cs
         self.answers: Counter[str] = Counter()
         self.rejected: list[str] = []
+        self.outbound: dict[str, Any] = {}
+
+    def bank_transfer_in_intacct(self, order_number: int) -> None:
+        """Record a customer's bank transfer against an unpaid invoice, as finance would in Intacct."""
+        from datetime import date
+
+        from intacct_sync.intacct import IntacctClient, IntacctCredentials, SessionCache
+        from intacct_sync.intacct import functions as fn
+        from intacct_sync.intacct import query as q
+        from intacct_sync.intacct.documents import ArPayment, PaymentApplication
+
+        creds = IntacctCredentials.model_validate({**sandbox_credentials(), "endpoint_url": self.intacct.url})
+        client = IntacctClient(creds, sessions=SessionCache())
+        deadline = Deadline.after(30)
+        doc = next(
+            client.iter_query(
+                "SODOCUMENT",
+                ["DOCID", "PRRECORDKEY", "TOTAL", "CUSTVENDID", "CURRENCY"],
+                filter=q.eq("DOCID", f"Sales Invoice-{order_number}"),
+                deadline=deadline,
+            )
+        )
+        payment = ArPayment(
+            customer_id=doc["CUSTVENDID"],
+            payment_method="EFT",
+            receipt_date=date.today(),
+            currency=doc["CURRENCY"] or "USD",
+            financial_entity="BOA",
+            document_number=f"BANK-{order_number}",
+            applications=[PaymentApplication(record_key=doc["PRRECORDKEY"], amount=Decimal(doc["TOTAL"]))],
+        )
+        client.execute_one(fn.create_ar_payment(payment, controlid=f"bank-{order_number}"), deadline=deadline)
+        say(f"    Intacct: bank transfer of {doc['TOTAL']} {doc['CURRENCY']} applied to {doc['DOCID']}")
 
     def url(self, channel: str) -> str:
         return f"{self.stack.api_url}/webhooks/{IDS[channel]}"
@@ -161,6 +204,13 @@ class Day:
         say(f"    {'woocommerce':<12} {'(ping)':<26} {'unsigned ping on save':<38} -> {ping.status_code}")
 
 
+def summarise_writes(result: dict[str, Any]) -> str:
+    return ", ".join(
+        f"{conn}: {figures.get('written', 0)} written" if isinstance(figures, dict) else f"{conn}: {figures}"
+        for conn, figures in sorted(result.items())
+    )
+
+
 def summary(stack: LocalStack, intacct: IntacctSandbox, day: Day) -> int:
     snap = intacct.snapshot()
     docs = snap["documents"]
@@ -195,6 +245,17 @@ def summary(stack: LocalStack, intacct: IntacctSandbox, day: Day) -> int:
         last = e.history[-1] if e.history else None
         action = f"{last.action}: {last.detail}" if last else ""
         say(f"  {e.connection_id:<13} #{e.order_number or e.order_id:<12} {e.status:<15} {action}")
+    say("\n=== Back on the channels")
+    for conn, figures in sorted(day.outbound.get("StockPushFunction", {}).items()):
+        if isinstance(figures, dict):
+            written, batches = figures.get("written", 0), figures.get("batches", 0)
+            say(f"  stock pushed to {conn:<13} {written} figure(s) in {batches} batch(es)")
+    shopify_order = day.cs.order("shopify", STORES["shopify"], 9001)
+    say(f"  Shopify order #9001 tags: {shopify_order.get('tags')}")
+    yen = day.cs.order("shopify", STORES["shopify"], 5820094660683)
+    say(
+        f"  Shopify order #1043 (yen, paid by bank transfer in Intacct): financial_status {yen.get('financial_status')}"
+    )
     say("\n=== Webhook answers")
     say("  " + ", ".join(f"HTTP {k}: {v}" for k, v in sorted(day.answers.items())))
     say("\n=== Rejected requests, and why")
@@ -221,6 +282,24 @@ def summary(stack: LocalStack, intacct: IntacctSandbox, day: Day) -> int:
     return 0 if docs and payments else 1
 
 
+def demo_settings(cs: ChannelSandbox) -> dict[str, Any]:
+    """The demo company's settings: the default mapping and rules, plus where stock goes (Intacct
+    warehouse -> channel location) and the writeback turned on."""
+    settings = json.loads(DEFAULT_SETTINGS.model_dump_json())
+    shop = [str(loc["id"]) for loc in cs.locations("shopify", STORES["shopify"])]
+    bc = [str(loc["id"]) for loc in cs.locations("bigcommerce", STORES["bigcommerce"])]
+    settings["stock"] = {
+        "connections": {
+            IDS["shopify"]: {"locations": {"WH-EAST": shop[0], "WH-WEST": shop[1]}},
+            IDS["bigcommerce"]: {"locations": {"WH-EAST": bc[0], "WH-WEST": bc[1]}},
+            IDS["woocommerce"]: {"locations": {"WH-EAST": "default", "WH-WEST": "default"}},
+        },
+        "safety_buffer": 2,
+    }
+    settings["writeback"] = {"enabled": True}
+    return settings
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--serve", action="store_true", help="keep the stack running (make local)")
@@ -233,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
         connections = [cs.connection_secret(ch, STORES[ch], IDS[ch]) for ch in STORES]
         stack = LocalStack(
             intacct_credentials={**sandbox_credentials(), "endpoint_url": intacct.url},
-            settings=json.loads(DEFAULT_SETTINGS.model_dump_json()),
+            settings=demo_settings(cs),
             connections=connections,
             time_scale=540,
         )
@@ -287,12 +366,16 @@ def main(argv: list[str] | None = None) -> int:
             cs.put_order("woocommerce", STORES["woocommerce"], missed, touch=True)
             say(f"    reconcile: {stack.run_schedule('ReconcileFunction')}")
             stack.wait_idle(timeout_s=60)
-            say("\n[6/6] Scheduled outbound functions")
+            say("\n[6/6] Outbound: the finance team records a bank transfer in Intacct; stock and writeback run")
+            day.bank_transfer_in_intacct(1043)
             for name in ("StockPushFunction", "WritebackFunction"):
-                if name in stack.functions:
-                    say(f"    {name}: {stack.run_schedule(name)}")
-                else:
-                    say(f"    {name}: not in this template yet")
+                result = stack.run_schedule(name)
+                day.outbound[name] = result
+                for conn, figures in sorted(result.items()):
+                    brief = {k: v for k, v in figures.items() if k in SHOWN} if isinstance(figures, dict) else figures
+                    say(f"    {name:<18} {conn:<13} {brief}")
+            again = summarise_writes(stack.run_schedule("StockPushFunction"))
+            say(f"    a second stock push (nothing changed): {again}")
             stack.wait_idle(timeout_s=30)
             return summary(stack, intacct, day)
 

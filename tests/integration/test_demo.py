@@ -17,6 +17,9 @@ def test_the_demo_runs_the_whole_pipeline(capsys: pytest.CaptureFixture[str]) ->
         "skipped: order status open: not placed",
         "forged Shopify request (bad HMAC) -> 401",
         "a byte-identical redelivery            -> 200",
+        "Shopify order #9001 tags: intacct:9001",
+        "(yen, paid by bank transfer in Intacct): financial_status paid",
+        "a second stock push (nothing changed): bc-main: 0 written, shopify-main: 0 written, woo-main: 0 written",
     ):
         assert expected in out, expected
     assert "=== Parked messages, and why (fix, then: python -m intacct_sync.cli.ops replay)\n  none" in out
