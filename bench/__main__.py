@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from bench import intacct_client, posting, webhook
+from bench import intacct_client, posting, stock, webhook
 from bench.report import print_section
 
 
@@ -14,6 +14,7 @@ def main() -> None:
     print_section("Intacct client", intacct_client.run())
     print_section("Webhook intake", webhook.run())
     print_section("Posting into Intacct", posting.run())
+    print_section("Stock push (50,000 SKUs x 2 channels)", stock.run())
 
 
 if __name__ == "__main__":

@@ -140,7 +140,8 @@ def scheduled_event(name: str) -> dict[str, Any]:
 
 def main() -> None:
     files = webhook_events()
-    files["schedule/reconcile.json"] = scheduled_event("intacct-sync-reconcile")
+    for name in ("reconcile", "stock-push", "writeback"):
+        files[f"schedule/{name}.json"] = scheduled_event(f"intacct-sync-{name}")
     for rel, event in files.items():
         path = EVENTS / rel
         path.parent.mkdir(parents=True, exist_ok=True)
