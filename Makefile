@@ -7,6 +7,7 @@ PYTHON312 ?= $(shell v=$$(pyenv versions --bare 2>/dev/null | grep -E '^3\.12(\.
 	if [ -n "$$v" ]; then echo "$$(pyenv root)/versions/$$v/bin/python3.12"; else command -v python3.12; fi)
 VENV := .venv
 TOOLS := .venv-tools
+CHECKOV := .venv-checkov
 PY := $(VENV)/bin/python
 PIP_FLAGS := -q --disable-pip-version-check
 export SAM_CLI_TELEMETRY := 0
@@ -14,13 +15,13 @@ export AWS_DEFAULT_REGION ?= eu-west-1
 export POWERTOOLS_TRACE_DISABLED := true
 export PYTHONPATH := $(CURDIR)/layers/shared:$(CURDIR)
 
-.PHONY: help venv test lint typecheck template-lint pytest demo demo-intacct local bench sandbox build events clean
+.PHONY: help venv test lint typecheck template-lint checkov pytest demo demo-intacct local bench sandbox build events clean
 
 help:
 	@echo "make demo      the whole pipeline on this machine: webhooks in, Intacct out, summary"
 	@echo "make local     the same stack kept running (prints webhook URLs and test secrets)"
 	@echo "make demo-intacct  a scripted conversation with the Intacct sandbox through the client"
-	@echo "make test      lint, type-check, template checks and the test suite"
+	@echo "make test      lint, type-check, template checks (cfn-lint, sam validate, checkov) and the test suite"
 	@echo "make bench     client and pipeline benchmarks"
 	@echo "make sandbox   run the Intacct sandbox on its own (PORT=8089 SEED=...)"
 	@echo "make build     sam build (no Docker needed)"
@@ -43,7 +44,16 @@ $(TOOLS)/.stamp: requirements-tools.txt
 		|| { echo "tools install failed (see pip output above)"; exit 1; }
 	@touch $@
 
-venv: $(VENV)/.stamp $(TOOLS)/.stamp
+$(CHECKOV)/.stamp: requirements-checkov.txt
+	@test -n "$(PYTHON312)" || { echo "Python 3.12 not found: install it (pyenv install 3.12) or set PYTHON312=/path/to/python3.12"; exit 1; }
+	@test -x $(CHECKOV)/bin/python || $(PYTHON312) -m venv $(CHECKOV)
+	@$(CHECKOV)/bin/python -m pip install $(PIP_FLAGS) -U pip 2>&1 | grep -v 'is ignored' || true
+	@$(CHECKOV)/bin/python -m pip install $(PIP_FLAGS) -r requirements-checkov.txt 2>&1 | grep -v 'is ignored' || true
+	@$(CHECKOV)/bin/checkov --version >/dev/null \
+		|| { echo "checkov install failed (see pip output above)"; exit 1; }
+	@touch $@
+
+venv: $(VENV)/.stamp $(TOOLS)/.stamp $(CHECKOV)/.stamp
 
 lint: $(VENV)/.stamp
 	$(VENV)/bin/ruff check .
@@ -56,10 +66,14 @@ template-lint: $(TOOLS)/.stamp
 	$(TOOLS)/bin/cfn-lint template.yaml
 	PATH=$(CURDIR)/$(TOOLS)/bin:$$PATH $(TOOLS)/bin/sam validate --lint --template template.yaml
 
+# Security checks on the template; the skip list and the reason for each skip are in .checkov.yaml.
+checkov: $(CHECKOV)/.stamp
+	BC_SKIP_MAPPING=TRUE $(CHECKOV)/bin/checkov --config-file .checkov.yaml -f template.yaml
+
 pytest: $(VENV)/.stamp
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test: lint typecheck template-lint pytest
+test: lint typecheck template-lint checkov pytest
 
 demo: $(VENV)/.stamp
 	$(PY) -m local.demo
