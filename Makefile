@@ -81,8 +81,9 @@ demo: $(VENV)/.stamp
 demo-intacct: $(VENV)/.stamp
 	$(PY) -m local.intacct_demo
 
+API_PORT ?= 8080
 local: $(VENV)/.stamp
-	$(PY) -m local.demo --serve
+	$(PY) -m local.demo --serve --port $(API_PORT)
 
 bench: $(VENV)/.stamp
 	$(PY) -m bench

@@ -303,6 +303,7 @@ def demo_settings(cs: ChannelSandbox) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--serve", action="store_true", help="keep the stack running (make local)")
+    parser.add_argument("--port", type=int, default=0, help="webhook API port (default: any free one)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
     logging.disable(logging.WARNING)
@@ -315,6 +316,7 @@ def main(argv: list[str] | None = None) -> int:
             settings=demo_settings(cs),
             connections=connections,
             time_scale=540,
+            api_port=args.port,
         )
         with stack:
             say(f"    API {stack.api_url}   AWS {stack.moto_url}   Intacct {intacct.url}   channels {cs.base_url}")
