@@ -30,7 +30,7 @@ from intacct_sync.channels.signatures import DigestEncoding, verify_hmac
 from intacct_sync.models.connection import Connection
 from intacct_sync.models.events import CanonicalEvent
 from intacct_sync.models.money import ZERO, to_decimal
-from intacct_sync.models.order import Address, Channel
+from intacct_sync.models.order import Address, Channel, Customer
 
 # SQS FIFO MessageDeduplicationId: 1-128 printable ASCII characters.
 _MAX_EVENT_ID: Final = 128
@@ -396,3 +396,20 @@ def address_from(n: Node | None, fields: AddressFields) -> Address | None:
     if not any(values.values()):
         return None
     return build(Address, n.path, **values)
+
+
+def customer_from_billing(
+    path: str, billing_node: Node | None, billing: Address | None, customer_id: str | None
+) -> Customer:
+    """The buyer as WooCommerce and BigCommerce give it: the billing block (guest when no id)."""
+    return build(
+        Customer,
+        path,
+        customer_id=customer_id,
+        email=billing_node.text("email") if billing_node else None,
+        first_name=billing_node.text("first_name") if billing_node else None,
+        last_name=billing_node.text("last_name") if billing_node else None,
+        company=billing.company if billing else None,
+        phone=billing.phone if billing else None,
+        is_guest=customer_id is None,
+    )
