@@ -219,6 +219,7 @@ def _paid(
         def mark(e: LedgerEntry = entry) -> None:
             channel.mark_paid(e.order_id, options=options, deadline=deadline)
             e.writeback.paid_written_at = now
+            e.status = "paid"  # settled in Intacct (a bank transfer, say), now on the channel too
 
         if _apply(entry, report, ledger, "paid", mark):
             report.marked_paid.append(entry.order_id)
