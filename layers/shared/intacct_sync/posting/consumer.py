@@ -77,7 +77,11 @@ def process_batch(
         try:
             decoded = decode(record.body)
         except (ValidationError, ValueError, KeyError) as exc:
-            outcome = Outcome.park(f"message is not a canonical event ({type(exc).__name__})")
+            outcome = Outcome.park(
+                f"message is not a canonical event ({type(exc).__name__})",
+                fix="It was not written by this version's webhook or reconcile function: inspect it in the "
+                "dead-letter queue, then delete it, or let the reconcile poll fetch the order again.",
+            )
             park(record, outcome)
             notify(None, outcome)
             continue

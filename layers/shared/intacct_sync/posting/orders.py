@@ -164,7 +164,11 @@ class OrderPoster:
                 out.append((event.event_id, event))
                 continue
             if event.type != "order_reference" or self.fetch_order is None:
-                outcomes[event.event_id] = Outcome.park(f"{event.type} events do not belong on the orders queue")
+                outcomes[event.event_id] = Outcome.park(
+                    f"{event.type} events do not belong on the orders queue",
+                    fix="Only the webhook and reconcile functions write to the queues: delete this message "
+                    "from the dead-letter queue; the reconcile poll re-queues the order's current state.",
+                )
                 continue
             try:
                 fetched = self.fetch_order(event, deadline)

@@ -171,7 +171,11 @@ class PaymentPoster:
                 docparid=txn.transaction_type,
             )
         else:
-            w.outcome = Outcome.park(f"{event.type} events do not belong on the payments queue")
+            w.outcome = Outcome.park(
+                f"{event.type} events do not belong on the payments queue",
+                fix="Only the webhook and reconcile functions should write to the queues: delete this message from the "
+                "dead-letter queue; the reconcile poll re-queues the order's current state.",
+            )
 
     # --- writes ----------------------------------------------------------------------------
 
