@@ -359,6 +359,18 @@ class ChannelSandbox:
     def add_refund(self, channel: str, store: str, order_id: int, refund: dict[str, Any]) -> dict[str, Any]:
         return self.world.add_refund(channel, store, int(order_id), refund)
 
+    def delete_order(self, channel: str, store: str, order_id: int) -> None:
+        """What deleting the order in the store's admin does: Shopify forgets it (GET -> 404),
+        WooCommerce moves it to the trash (status `trash`)."""
+        with self.world.lock:
+            st = self.world.store(channel, store)
+            if channel == "woocommerce":
+                rec = st.orders[int(order_id)]
+                rec.data["status"] = "trash"
+                self.world.touch_order(st, rec)
+            else:
+                del st.orders[int(order_id)]
+
     def order(self, channel: str, store: str, order_id: int) -> dict[str, Any]:
         with self.world.lock:
             rec = self.world.store(channel, store).orders[int(order_id)]

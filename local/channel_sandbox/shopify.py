@@ -192,6 +192,9 @@ class ShopifyApi:
             return Response(200, {"order": self._project(rec.data, req.query.get("fields"))})
         if not rest and method == "PUT":
             return self._update_order(sb, st, rec, req)
+        if not rest and method == "DELETE":  # Shopify deletes for good: a later GET answers 404
+            del st.orders[rec.id]
+            return Response(200, {})
         if rest == ["transactions"] and method == "GET":
             return Response(200, {"transactions": rec.transactions})
         if rest == ["refunds"] and method == "GET":

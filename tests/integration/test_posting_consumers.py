@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from intacct_sync.errors import NotFoundError, SyncError, TransientError
 from intacct_sync.intacct import IntacctClient, SessionCache
 from intacct_sync.intacct import query as q
 from intacct_sync.ledger import InMemoryLedger, LedgerEntry
@@ -89,12 +90,15 @@ class Harness:
         )
         self.ledger = InMemoryLedger()
         self.orders: dict[str, Order] = {}
+        self.fetch_error: SyncError | None = None
         self.order_poster = OrderPoster(self.client, self.ledger, SETTINGS, fetch_order=self._fetch)
         self.payment_poster = PaymentPoster(
             self.client, self.ledger, SETTINGS, fetch_order=lambda e, _d: self.orders.get(e.order_id)
         )
 
     def _fetch(self, event: CanonicalEvent, _deadline: Deadline) -> list[CanonicalEvent]:
+        if self.fetch_error is not None:
+            raise self.fetch_error
         o = self.orders.get(event.order_id)
         return [order_event(o, version=99)] if o else []
 
@@ -238,9 +242,34 @@ def test_a_cancelled_unpaid_order_deletes_its_invoice(h: Harness) -> None:
         connection_id=o.connection_id,
         channel=o.channel,
         topic="orders/cancelled",
-        payload=Cancellation(connection_id=o.connection_id, channel=o.channel, order_id=o.order_id),
+        payload=Cancellation(
+            connection_id=o.connection_id, channel=o.channel, order_id=o.order_id, evidence="order_state"
+        ),
     )
     assert h.post(cancel)["c1"] == Outcome.done("delete")
+    assert h.documents("Sales Invoice") == [] and h.entry(o).status == "deleted"
+
+
+def test_a_deletion_notice_is_confirmed_by_the_channel_before_the_invoice_is_deleted(h: Harness) -> None:
+    o = shirt_order()
+    h.post(order_event(o))
+
+    def notice(event_id: str) -> CancellationEvent:
+        payload = Cancellation(connection_id=o.connection_id, channel=o.channel, order_id=o.order_id)
+        return CancellationEvent(
+            event_id=event_id, connection_id=o.connection_id, channel=o.channel, topic="orders/delete", payload=payload
+        )
+
+    # The channel still shows the order open: the notice is ignored and noted, nothing deleted.
+    assert h.post(notice("d1"))["d1"] == Outcome.done("deletion not confirmed by the channel: ignored")
+    assert len(h.documents("Sales Invoice")) == 1 and h.entry(o).status == "invoiced"
+    # The channel cannot be asked now: retried, not acted on.
+    h.fetch_error = TransientError("channel API unavailable")
+    assert h.post(notice("d2"))["d2"].status == "retry"
+    assert len(h.documents("Sales Invoice")) == 1
+    # The order is really gone from the channel (404): the invoice goes.
+    h.fetch_error = NotFoundError("order not found")
+    assert h.post(notice("d3"))["d3"] == Outcome.done("delete")
     assert h.documents("Sales Invoice") == [] and h.entry(o).status == "deleted"
 
 

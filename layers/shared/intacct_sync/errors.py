@@ -31,5 +31,9 @@ class TransientError(SyncError):
     """The same call may succeed later (outage, throttling, time-out before sending)."""
 
 
+class NotFoundError(PermanentError):
+    """An outside system says the resource does not exist (an order deleted in the channel)."""
+
+
 class ConfigurationError(PermanentError):
     """A setting or a secret is missing or wrong; `fix` names the key and how to set it."""

@@ -531,6 +531,7 @@ def order_events(
             channel=CHANNEL,
             order_id=order.order_id,
             cancelled_at=order.cancelled_at,
+            evidence="order_state",  # read from the API, never from the callback
         )
         events.append(
             build(

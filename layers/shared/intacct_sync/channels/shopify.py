@@ -17,7 +17,8 @@ Dedup key (`event_id`):
   subscriptions, so it is preferred; `ShopifyAdapter.spec.event_id_headers` holds the order.
   The topic is part of the key in case one event id spans several topics.
 - derived events use the business identity, so every delivery that carries them dedups to one:
-  payment -> transaction id, refund -> refund id, cancellation -> order id.
+  payment -> transaction id, refund -> refund id, cancellation -> order id; so do deletions
+  (orders/delete -> order id), which the consumer confirms through the API before acting.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from intacct_sync.channels.base import (
     is_placed,
     load_json_object,
 )
+from intacct_sync.channels.errors import InvalidPayload
 from intacct_sync.models.connection import Connection
 from intacct_sync.models.events import (
     CancellationEvent,
@@ -120,6 +122,10 @@ class ShopifyAdapter(ChannelAdapter):
         if kind == _DELETE:
             return _deleted(Node(body, "order"), ctx)
         if kind == _REFUND:
+            # The topic is not signed: only a body that is a Refund may credit anything (a
+            # transaction body re-sent as refunds/create would otherwise read as a 0.00 refund).
+            if not isinstance(body.get("refund_line_items"), list) and not isinstance(body.get("transactions"), list):
+                raise InvalidPayload("not a Refund: refund_line_items or transactions required", path="refund")
             refund = _refund(Node(body, "refund"), connection, order_currency=None)
             return [_refund_event(refund, ctx)]
         return _transaction(Node(body, "transaction"), ctx)
@@ -196,6 +202,7 @@ def _order_events(n: Node, ctx: _Delivery) -> list[CanonicalEvent]:
             order_id=order.order_id,
             cancelled_at=order.cancelled_at,
             reason=n.text("cancel_reason"),
+            evidence="order_state",
         )
         events.append(
             build(
@@ -419,6 +426,9 @@ def _gateway(n: Node) -> str | None:
 
 
 def _deleted(n: Node, ctx: _Delivery) -> list[CanonicalEvent]:
+    """orders/delete: only the (unsigned) topic says the order is gone, so the Cancellation is a
+    `deletion_notice` the consumer confirms through the API. One per order, whatever the id
+    headers say: a replay with a fresh X-Shopify-Webhook-Id is a duplicate."""
     order_id = n.id("id")
     cancellation = build(
         Cancellation,
@@ -432,7 +442,7 @@ def _deleted(n: Node, ctx: _Delivery) -> list[CanonicalEvent]:
         build(
             CancellationEvent,
             "event",
-            **ctx.envelope("order_deleted", None, order_id),
+            **ctx.envelope("order_deleted", order_id, order_id),
             payload=cancellation,
         )
     ]

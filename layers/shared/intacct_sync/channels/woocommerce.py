@@ -22,7 +22,8 @@ no event id, so the key is built from the state:
 i.e. resource id + modification time + topic, plus a digest of the canonical order so that two
 different states saved within the same second never share a key, while redeliveries (and the
 identical bodies of several quick updates) do. Derived events use business ids (payment:
-order id, refund: refund id, cancellation: order id); deletions use order id + delivery id.
+order id, refund: refund id, cancellation: order id); deletions use the order id alone (a
+replayed deletion is a duplicate; the consumer confirms it through the API before acting).
 """
 
 from __future__ import annotations
@@ -216,6 +217,7 @@ def _order_events(n: Node, connection: Connection, *, topic: str, delivery_id: s
             channel=CHANNEL,
             order_id=order.order_id,
             cancelled_at=order.cancelled_at,
+            evidence="order_state",
         )
         events.append(
             build(
@@ -401,6 +403,8 @@ def _shipping_line(n: Node) -> ShippingLine:
 
 
 def _deleted(n: Node, connection: Connection, topic: str, delivery_id: str | None) -> list[CanonicalEvent]:
+    """order.deleted: a `deletion_notice` (the topic is not signed) the consumer confirms through
+    the API; one per order, whatever the delivery id says."""
     order_id = n.id("id")
     cancellation = build(
         Cancellation,
@@ -414,7 +418,7 @@ def _deleted(n: Node, connection: Connection, topic: str, delivery_id: str | Non
         build(
             CancellationEvent,
             "event",
-            **_envelope(connection, topic, delivery_id, "order_deleted", order_id, delivery_id or "-"),
+            **_envelope(connection, topic, delivery_id, "order_deleted", order_id),
             payload=cancellation,
         )
     ]

@@ -7,7 +7,9 @@ the enqueue succeeded, so a failed enqueue leaves nothing behind that would bloc
 Staleness: an order state older than the one already accepted is dropped (a late redelivery never
 overwrites newer state). Webhooks accept an equal version (Shopify sends orders/updated and
 orders/paid with one updated_at); the poll only enqueues strictly newer states, so polling an
-order the webhooks already delivered costs nothing downstream.
+order the webhooks already delivered costs nothing downstream. A cancellation taken from an order
+state older than the accepted version is dropped too: a captured "cancelled" body replayed after
+the order was re-opened or edited changes nothing (the version records never expire).
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ from dataclasses import dataclass, field
 from intacct_sync.models.events import CanonicalEvent
 from intacct_sync.queues import EventQueue
 from intacct_sync.state import VERSIONED_TYPES, StateStore
+
+# Checked against the order's accepted version; only VERSIONED_TYPES advance it.
+_STALE_CHECKED = VERSIONED_TYPES | {"cancellation"}
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +50,14 @@ class EventPipeline:
         if not events:
             return result
         seen, versions = self.state.lookup(
-            [e.event_id for e in events], [e.group_id for e in events if e.type in VERSIONED_TYPES]
+            [e.event_id for e in events], [e.group_id for e in events if e.type in _STALE_CHECKED]
         )
         batch_ids: set[str] = set()
         for e in events:
             if e.event_id in seen or e.event_id in batch_ids:
                 result.duplicates.append(e)
                 continue
-            known = versions.get(e.group_id) if e.type in VERSIONED_TYPES else None
+            known = versions.get(e.group_id) if e.type in _STALE_CHECKED else None
             if (
                 known is not None
                 and e.updated_at is not None

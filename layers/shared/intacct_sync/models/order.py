@@ -266,6 +266,12 @@ class Cancellation(Frozen):
     order_id: str
     cancelled_at: UtcDatetime | None = None
     reason: str | None = None
+    evidence: Literal["order_state", "deletion_notice"] = "deletion_notice"
+    """What says the order is gone. `order_state`: the order's own state says cancelled (a signed
+    body or an API read of it). `deletion_notice`: only the delivery's topic header says so (an
+    `orders/delete` / `order.deleted` body is just `{"id": …}`, and the topic is not signed), so the
+    consumer confirms through the channel API before it deletes, closes or credits anything. The
+    default is the cautious one: a message without the field is confirmed first."""
 
 
 class OrderReference(Frozen):

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Literal
 
-from intacct_sync.errors import PermanentError, SyncError, TransientError
+from intacct_sync.errors import NotFoundError, PermanentError, SyncError, TransientError
 from intacct_sync.intacct import IntacctAlreadyExecuted, IntacctClient, IntacctOutcomeUnknown
 from intacct_sync.intacct import functions as fn
 from intacct_sync.intacct import query as q
@@ -29,7 +29,7 @@ from intacct_sync.intacct.documents import SalesTransaction
 from intacct_sync.intacct.errors import IntacctTransientError
 from intacct_sync.intacct.wire import Function, Result
 from intacct_sync.ledger import Ledger, LedgerConflict, LedgerEntry, RefundRecord
-from intacct_sync.models.events import CanonicalEvent, OrderEvent
+from intacct_sync.models.events import CancellationEvent, CanonicalEvent, OrderEvent
 from intacct_sync.models.order import Order, OrderStatus
 from intacct_sync.posting import customers, mapping
 from intacct_sync.posting.explain import explain
@@ -42,7 +42,10 @@ log = logging.getLogger(__name__)
 READBACK_FIELDS = ["RECORDNO", "DOCID", "TOTAL", "PRRECORDKEY", "STATE"]
 
 FetchOrder = Callable[[CanonicalEvent, Deadline], list[CanonicalEvent]]
-"""Current state of a referenced order (BigCommerce callbacks, cancellations): its events."""
+"""Current state of a referenced order (BigCommerce callbacks, cancellations): its events.
+Raises a NotFoundError when the channel says the order does not exist (deleted)."""
+
+_GONE = (OrderStatus.CANCELLED, OrderStatus.DELETED)
 
 
 def txn_hash(txn: SalesTransaction) -> str:
@@ -210,6 +213,10 @@ class OrderPoster:
             if event.updated_at and (entry.source_updated_at is None or event.updated_at > entry.source_updated_at):
                 entry.source_updated_at = event.updated_at
         else:
+            if entry.source_updated_at and event.updated_at and event.updated_at < entry.source_updated_at:
+                # A replayed old "cancelled" state: the order has moved on since (re-opened, edited).
+                w.outcome = Outcome.done("stale: a newer state was already applied")
+                return
             self._plan_cancel(w, deadline)
 
     def _customer_for(self, w: _Work, order: Order) -> str | None:
@@ -264,6 +271,10 @@ class OrderPoster:
         if entry.status in ("deleted", "closed", "credited"):
             w.outcome = Outcome.done(f"already {entry.status}")
             return
+        event = w.event
+        notice = isinstance(event, CancellationEvent) and event.payload.evidence == "deletion_notice"
+        if notice and not self._deletion_confirmed(w, deadline):
+            return
         base = f"so-{entry.connection_id}-{entry.order_id}"
         if not entry.payments:
             if self.settings.cancellation.unpaid == "close":
@@ -277,7 +288,10 @@ class OrderPoster:
             return
         order = w.order
         if order is None and self.fetch_order is not None:
-            fetched = [e for e in self.fetch_order(w.event, deadline) if isinstance(e, OrderEvent)]
+            try:
+                fetched = [e for e in self.fetch_order(w.event, deadline) if isinstance(e, OrderEvent)]
+            except NotFoundError:
+                fetched = []  # deleted in the channel: its lines are gone with it
             order = fetched[0].payload if fetched else None
         if order is None:
             raise PermanentError(
@@ -290,6 +304,42 @@ class OrderPoster:
         txn = mapping.cancellation_credit_for(order, self.settings, customer_id=entry.customer_id or "")
         w.txn = txn
         w.write = fn.create_sotransaction(txn, controlid=mapping.cancellation_controlid(order))
+
+    def _deletion_confirmed(self, w: _Work, deadline: Deadline) -> bool:
+        """Ask the channel before acting on a deletion notice: only its topic header (which
+        nobody signs) says the order is gone, and a captured order body replayed under
+        `orders/delete` would otherwise delete a live invoice. Confirmed when the channel no
+        longer has the order, or has it cancelled / trashed (then its lines build the credit).
+        Not confirmed: noted in the ledger, nothing written. Raises TransientError (retry) or
+        PermanentError (park) when the channel cannot be asked."""
+        entry = w.entry
+        if self.fetch_order is None:
+            raise PermanentError(
+                f"a deletion notice for order {entry.order_number or entry.order_id} cannot be confirmed: "
+                "no channel API is configured for this consumer",
+                fix="Deletions are confirmed through the channel API before an invoice is deleted, closed or "
+                "credited: check the connection's API credentials (python -m intacct_sync.cli.doctor), then replay.",
+            )
+        try:
+            fetched = self.fetch_order(w.event, deadline)
+        except NotFoundError:
+            log.info("deletion confirmed by the channel", extra={"order": entry.key, "outcome": "order not found"})
+            return True
+        current = next((e.payload for e in fetched if isinstance(e, OrderEvent)), None)
+        if current is not None and current.status in _GONE:
+            w.order = current
+            return True
+        status = current.status.value if current is not None else "unreadable"
+        entry.note(
+            "deletion not confirmed",
+            f"a deletion notice arrived but the channel shows the order as {status}; nothing was changed",
+        )
+        log.warning(
+            "deletion notice not confirmed by the channel: ignored",
+            extra={"order": entry.key, "channel_status": status, "topic": w.event.topic[:64], "outcome": "ignored"},
+        )
+        w.outcome = Outcome.done("deletion not confirmed by the channel: ignored")
+        return False
 
     # --- customers -------------------------------------------------------------------------
 

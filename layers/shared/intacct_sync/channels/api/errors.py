@@ -5,7 +5,7 @@ and truncated before they are quoted).
 
 from __future__ import annotations
 
-from intacct_sync.errors import ConfigurationError, PermanentError, TransientError
+from intacct_sync.errors import ConfigurationError, NotFoundError, PermanentError, TransientError
 
 
 class ChannelTransientError(TransientError):
@@ -57,5 +57,5 @@ class ChannelRequestError(PermanentError):
         self.status = status
 
 
-class ChannelNotFound(ChannelRequestError):
+class ChannelNotFound(ChannelRequestError, NotFoundError):
     """404: the resource (an order, a webhook) does not exist, or the store address is wrong."""
