@@ -10,7 +10,14 @@ Contract:
   (read time-out, 5xx without an Intacct body), `IntacctOutcomeUnknown` is raised and it is NOT
   retried: the caller looks the document up by its key, then re-sends the same controlid.
 - Sessions come from getAPISession, are cached per process (a warm Lambda container reuses
-  them), are sent to the endpoint Intacct returned, and are renewed once when rejected.
+  them), are sent to the endpoint Intacct returned (if `session_endpoint_refusal` accepts it),
+  and are renewed once when rejected.
+- Redirects are never followed (a 307/308 would re-post the passwords to the Location): a 3xx
+  answer is an `IntacctConfigurationError` naming `endpoint_url`.
+- Each request, body included, ends by the caller's deadline even if the server drips its answer
+  a byte at a time; cut off after sending a write, it is an `IntacctOutcomeUnknown`.
+- An answer that is not a usable Intacct response (hostile XML, too deep, too many elements, bad
+  paging attributes) is `IntacctProtocolError` for reads and `IntacctOutcomeUnknown` for writes.
 - No secret (passwords, session id) is ever logged or put in an exception.
 """
 
@@ -18,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import threading
 import time
 import uuid
@@ -29,12 +37,16 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
 
 from intacct_sync.intacct import functions as fn
-from intacct_sync.intacct.credentials import IntacctCredentials
+from intacct_sync.intacct.credentials import DEFAULT_ENDPOINT, IntacctCredentials
 from intacct_sync.intacct.errors import (
     DEFAULT_ALREADY_EXECUTED_MARKERS,
+    IntacctConfigurationError,
     IntacctOutcomeUnknown,
+    IntacctProtocolError,
     IntacctRateLimited,
     IntacctRequestError,
     IntacctTransientError,
@@ -58,7 +70,7 @@ from intacct_sync.intacct.wire import (
     parse_response,
 )
 from intacct_sync.retry import Backoff, Deadline
-from intacct_sync.transport import never_sent, pooled_session
+from intacct_sync.transport import cut_off_after, never_sent, pooled_session
 
 log = logging.getLogger(__name__)
 
@@ -133,8 +145,77 @@ def _decimal(text: str | None) -> Decimal:
     return Decimal(text) if text else Decimal(0)
 
 
-def _host(url: str) -> str:
-    return (urlsplit(url).hostname or "").lower()
+_DEFAULT_PORTS = {"https": 443, "http": 80}
+# Only letters, digits, dots and hyphens: no userinfo, percent-encoding, IDN or brackets.
+_LDH_HOST = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)*")
+_URL_CHARS = re.compile(r"[!-~]+")  # printable ASCII, no space or control characters
+
+
+def _origin(url: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of an http(s) URL, or None when it is not a plain one.
+
+    The URL is parsed both the way requests/urllib3 will connect (parse_url) and the way the
+    standard library reads it (urlsplit); when they disagree (`https://evil\\@api.intacct.com/`
+    is api.intacct.com to one and evil to the other) the URL is refused.
+    """
+    if not _URL_CHARS.fullmatch(url) or "@" in url or "\\" in url:
+        return None
+    try:
+        lib = parse_url(url)
+        std = urlsplit(url)
+        std_port = std.port
+    except (LocationParseError, ValueError):
+        return None
+    scheme = (std.scheme or "").lower()
+    host = (std.hostname or "").lower()
+    if scheme not in _DEFAULT_PORTS or not _LDH_HOST.fullmatch(host):
+        return None
+    port = std_port if std_port is not None else _DEFAULT_PORTS[scheme]
+    lib_port = lib.port if lib.port is not None else _DEFAULT_PORTS.get(lib.scheme or "", -1)
+    if ((lib.scheme or "").lower(), (lib.host or "").lower(), lib_port) != (scheme, host, port):
+        return None
+    return scheme, host, port
+
+
+def _is_intacct_host(host: str) -> bool:
+    # _origin already limits the host to non-empty LDH labels, so no trailing dot or empty label.
+    return host == "intacct.com" or host.endswith(".intacct.com")
+
+
+def session_endpoint_refusal(endpoint: str, configured: str) -> str | None:
+    """Why the endpoint a getAPISession answer returned may not receive the session, or None if
+    it may.
+
+    Accepted: exactly the configured endpoint's scheme, host and port (so a local sandbox at
+    http://127.0.0.1:PORT keeps working), or https on port 443 at intacct.com or a host under it.
+    Refused: anything urllib3 and urlsplit read differently, userinfo (`@`), backslashes, percent
+    signs, spaces or control characters, non-ASCII (IDN) hosts, trailing dots, other schemes and
+    ports. The reason never repeats the URL (it may carry userinfo).
+    """
+    origin = _origin(endpoint)
+    if origin is None:
+        return "not a plain http(s) URL"
+    if origin == _origin(configured):
+        return None
+    scheme, host, port = origin
+    if not _is_intacct_host(host):
+        return "host is neither the configured one nor under intacct.com"
+    if scheme != "https" or port != 443:
+        return "an intacct.com endpoint must be https on port 443"
+    return None
+
+
+def _where(url: str) -> str:
+    """scheme://host[:port] of a URL for messages; never userinfo, path or query."""
+    origin = _origin(url)
+    if origin is None:
+        return "the configured Intacct endpoint"
+    scheme, host, port = origin
+    return f"{scheme}://{host}" + ("" if port == _DEFAULT_PORTS[scheme] else f":{port}")
+
+
+class _DeadlineCut(requests.ConnectionError):
+    """The body was still arriving when the caller's deadline passed."""
 
 
 class IntacctClient:
@@ -157,9 +238,14 @@ class IntacctClient:
         """`gate` wraps every HTTP request (a stack-wide concurrency limit plugs in here).
 
         A retry starts only if at least `min_attempt_s` of the deadline would remain for it.
+        `read_timeout_s` bounds each wait for data; the deadline bounds the whole request. A
+        caller-supplied `http` session should come from `pooled_session(follow_redirects=False,
+        cut_off=True)`: with another session, redirects are still refused but a dripped answer
+        is only checked against the deadline between chunks.
         """
         self.credentials = credentials
-        self.http = http or pooled_session(pool_maxsize=8)
+        # Never follows redirects; cut_off lets every request be ended at the deadline.
+        self.http = http or pooled_session(pool_maxsize=8, follow_redirects=False, cut_off=True)
         self.connect_timeout_s = connect_timeout_s
         self.read_timeout_s = read_timeout_s
         self.backoff = backoff or Backoff()
@@ -328,19 +414,22 @@ class IntacctClient:
         return session
 
     def _trusted_endpoint(self, endpoint: Any) -> str:
-        """The returned endpoint, if it is Intacct's (or the configured host); else the configured one.
+        """The endpoint getAPISession returned if `session_endpoint_refusal` accepts it; else the
+        configured endpoint.
 
-        The session id is sent there, so a response must not be able to point it anywhere else.
+        The session id and the sender password go there, so an answer must not be able to point
+        them anywhere else. A refused endpoint falls back to the configured endpoint (which already
+        received the login passwords, so nothing new is exposed, and which accepts the session);
+        the refusal is logged with its reason, never with the URL.
         """
         configured = self.credentials.endpoint_url
         url = (endpoint.text or "").strip() if endpoint is not None else ""
         if not url:
             return configured
-        host = _host(url)
-        intacct = urlsplit(url).scheme == "https" and (host == "intacct.com" or host.endswith(".intacct.com"))
-        if intacct or host == _host(configured):
+        reason = session_endpoint_refusal(url, configured)
+        if reason is None:
             return url
-        log.warning("ignoring session endpoint on an unexpected host", extra={"host": host})
+        log.warning("ignoring the session endpoint getAPISession returned", extra={"reason": reason})
         return configured
 
     # --- transport -------------------------------------------------------------------------
@@ -393,32 +482,39 @@ class IntacctClient:
         names: Sequence[str],
         attempt: int,
     ) -> Response:
-        read_timeout = min(self.read_timeout_s, deadline.remaining())
-        if read_timeout <= 0:
+        """One POST, ended by the deadline whatever the server does (headers or body dripped)."""
+        if min(self.read_timeout_s, deadline.remaining()) <= 0:
             raise IntacctUnavailable("no time left to call Intacct before the deadline")
         started = time.monotonic()
         status: int | None = None
         try:
             with self.gate():
                 self.http_requests += 1
-                try:
-                    resp = self.http.post(
-                        endpoint,
-                        data=body,
-                        headers=_HEADERS,
-                        timeout=(self.connect_timeout_s, read_timeout),
-                        stream=True,
-                    )
-                    status = resp.status_code
-                    content = self._read_capped(resp)
-                except requests.RequestException as exc:
-                    if never_sent(exc):
-                        raise IntacctUnavailable(f"could not connect to Intacct ({type(exc).__name__})") from None
-                    if writes:
-                        raise IntacctOutcomeUnknown(
-                            f"Intacct's answer to a write was lost ({type(exc).__name__})", controlids=writes
-                        ) from None
-                    raise IntacctUnavailable(f"Intacct did not answer ({type(exc).__name__})") from None
+                # The gate may have queued us: the time left is measured after it.
+                with cut_off_after(deadline.remaining()) as guard:
+                    try:
+                        resp = self.http.post(
+                            endpoint,
+                            data=body,
+                            headers=_HEADERS,
+                            timeout=(
+                                self.connect_timeout_s,
+                                max(0.001, min(self.read_timeout_s, deadline.remaining())),
+                            ),
+                            stream=True,
+                            allow_redirects=False,
+                        )
+                        status = resp.status_code
+                        if 300 <= status < 400:
+                            resp.close()
+                            raise self._redirect_refused(endpoint, status)
+                        content = self._read_capped(resp, deadline)
+                        if guard.fired:
+                            # The socket was shut down: what arrived may be a truncated body.
+                            raise _DeadlineCut("cut off at the deadline")
+                    except requests.RequestException as exc:
+                        cut = guard.fired or isinstance(exc, _DeadlineCut)
+                        raise self._lost(exc, writes, cut=cut) from None
         finally:
             log.info(
                 "intacct request",
@@ -433,7 +529,42 @@ class IntacctClient:
         return self._interpret(status, content, writes)
 
     @staticmethod
-    def _read_capped(resp: requests.Response) -> bytes:
+    def _lost(exc: requests.RequestException, writes: Sequence[str], *, cut: bool) -> Exception:
+        """The typed error for a request whose answer did not (fully) arrive."""
+        if never_sent(exc):
+            return IntacctUnavailable(f"could not connect to Intacct ({type(exc).__name__})")
+        if cut:
+            if writes:
+                return IntacctOutcomeUnknown(
+                    "Intacct's answer to a write had not arrived when the deadline passed", controlids=writes
+                )
+            return IntacctUnavailable("Intacct's answer had not arrived when the deadline passed")
+        if writes:
+            return IntacctOutcomeUnknown(
+                f"Intacct's answer to a write was lost ({type(exc).__name__})", controlids=writes
+            )
+        return IntacctUnavailable(f"Intacct did not answer ({type(exc).__name__})")
+
+    @staticmethod
+    def _redirect_refused(endpoint: str, status: int) -> IntacctConfigurationError:
+        # The gateway never redirects a POST, so this is the wrong address (or something in front
+        # of it), not a processed request. Following it would re-send the sender and user
+        # passwords to wherever the Location points, so the Location is neither followed nor shown.
+        return IntacctConfigurationError(
+            f"The Intacct endpoint {_where(endpoint)} answered HTTP {status}, a redirect; "
+            "redirects are refused because following one would re-send the credentials elsewhere.",
+            fix=(
+                "Set endpoint_url in the Intacct credentials secret to the XML gateway URL itself "
+                f"(or remove it for the default, {DEFAULT_ENDPOINT}), not to an address that redirects."
+            ),
+        )
+
+    @staticmethod
+    def _read_capped(resp: requests.Response, deadline: Deadline) -> list[bytes]:
+        """The body as the chunks it arrived in (parsed without joining them into a second copy).
+
+        The deadline is checked after every chunk, as well as by the session's cut-off.
+        """
         chunks: list[bytes] = []
         size = 0
         for chunk in resp.iter_content(64 * 1024):
@@ -441,10 +572,13 @@ class IntacctClient:
             if size > MAX_RESPONSE_BYTES:
                 resp.close()
                 raise requests.ConnectionError("response larger than the client accepts")
+            if deadline.expired():
+                resp.close()
+                raise _DeadlineCut("cut off at the deadline")
             chunks.append(chunk)
-        return b"".join(chunks)
+        return chunks
 
-    def _interpret(self, status: int, content: bytes, writes: Sequence[str]) -> Response:
+    def _interpret(self, status: int, content: list[bytes], writes: Sequence[str]) -> Response:
         if status == 429:
             raise IntacctRateLimited("Intacct answered HTTP 429 (rate limit, GW-0010)")
         if status in _NOT_PROCESSED:
@@ -458,7 +592,7 @@ class IntacctClient:
                         f"Intacct answered HTTP {status} without a usable body after a write ({exc})",
                         controlids=writes,
                     ) from None
-                raise IntacctUnavailable(f"Intacct answered HTTP {status} without a usable body ({exc})") from None
+                raise IntacctProtocolError(f"Intacct answered HTTP {status} without a usable body ({exc})") from None
             raise IntacctRequestError(
                 f"the Intacct endpoint answered HTTP {status}, not an Intacct response",
                 fix="Check endpoint_url in the Intacct credentials secret (or remove it for the default).",

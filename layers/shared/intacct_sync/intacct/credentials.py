@@ -4,15 +4,19 @@ user_password, entity_id?, endpoint_url?}`, validated with errors that name the 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
 
 from intacct_sync.errors import ConfigurationError
 
 DEFAULT_ENDPOINT = "https://api.intacct.com/ia/xml/xmlgw.phtml"
+_PLAIN_URL = re.compile(r"[!-~]+")  # printable ASCII, no space or control characters
 
 _KEY_HELP = {
     "sender_id": "the Web Services sender ID (developer license)",
@@ -47,6 +51,18 @@ class IntacctCredentials(BaseModel):
         parts = urlsplit(v)
         if parts.scheme not in ("https", "http") or not parts.netloc:
             raise ValueError("must be an http(s) URL")
+        # The client compares session endpoints with this URL and sends passwords to it, so it must
+        # read the same to urllib3 (which connects) as to urlsplit: no userinfo, backslashes,
+        # spaces, control or non-ASCII characters.
+        if not _PLAIN_URL.fullmatch(v) or "@" in v or "\\" in v:
+            raise ValueError("must be a plain http(s) URL (no user info, spaces, backslashes or non-ASCII)")
+        try:
+            lib = parse_url(v)
+            same = (lib.host or "").lower() == (parts.hostname or "").lower() and lib.port == parts.port
+        except (LocationParseError, ValueError):
+            same = False
+        if not same:
+            raise ValueError("must be a plain http(s) URL with a valid host and port")
         return v
 
     @classmethod

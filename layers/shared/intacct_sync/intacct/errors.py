@@ -54,6 +54,15 @@ class IntacctUnavailable(IntacctTransientError):
     """Connection refused, 503, 'Temporarily Off-line', or a failed read: retry later."""
 
 
+class IntacctProtocolError(IntacctUnavailable):
+    """The gateway's answer to a read was not a usable Intacct response (not XML, hostile XML,
+    nested too deep, too many elements, a paging attribute that is not a number).
+
+    Nothing was changed, so a retry is safe. The same answer to a write is an
+    `IntacctOutcomeUnknown` instead: the write may have been committed before the answer broke.
+    """
+
+
 class IntacctOutcomeUnknown(TransientError):
     """A write was sent and no trustworthy answer came back (time-out, 5xx after sending).
 

@@ -2,14 +2,17 @@
 
 Requests are built with ElementTree (escaping is the builder's job, never ours); responses are
 parsed with defusedxml, which refuses DTDs, entity expansion and external references, so a
-hostile or broken gateway answer cannot blow up memory or read local files.
+hostile or broken gateway answer cannot blow up memory or read local files. The parse is also
+bounded in depth (`MAX_DEPTH`) and element count (`MAX_ELEMENTS`), checked while the tree is being
+built, and paging attributes are checked strictly: anything outside those bounds is a
+`MalformedResponse`, never a RecursionError, ValueError or an out-of-memory Lambda.
 """
 
 from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
@@ -21,6 +24,20 @@ from intacct_sync.intacct.errors import ErrorDetail
 
 DTD_VERSION = "3.0"
 MAX_CONTROLID = 256
+# The deepest real answer is about 10 levels (response/operation/result/data/SODOCUMENT/
+# SODOCUMENTENTRIES/sodocumententry/... ); 64 leaves room for any legitimate nesting while keeping
+# every recursive walk of the tree far from Python's recursion limit.
+MAX_DEPTH = 64
+# A 1,000-record page of ~20 fields is ~21,000 elements; 500,000 leaves 20x headroom (and room for
+# nested line items) while bounding the tree to well under 100 MB. Without a cap, 60 MiB of tiny
+# elements built a tree of several GiB.
+MAX_ELEMENTS = 500_000
+# Paging attributes: a count is ASCII digits (int() would also take "+1", " 1_0" or Arabic-Indic
+# digits); a resultId is echoed back in readMore, so it is a bounded run of printable ASCII.
+_COUNT_RE = re.compile(r"[0-9]{1,12}")
+_RESULT_ID_RE = re.compile(r"[!-~]{1,256}")
+_COUNT_ATTRS = ("count", "totalcount", "numremaining")
+_FEED_BYTES = 64 * 1024
 
 # XML 1.0 allows tab, LF, CR and everything from U+0020 except surrogates and U+FFFE/U+FFFF.
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -128,7 +145,83 @@ def build_request(
 
 
 class MalformedResponse(Exception):
-    """The body is not an Intacct response (not XML, hostile XML, or the wrong shape)."""
+    """The body is not an Intacct response (not XML, hostile XML, too deep or too many elements,
+    a bad paging attribute, or the wrong shape)."""
+
+
+def parse_count(name: str, value: str | None) -> int | None:
+    """A paging count attribute (`count`, `totalcount`, `numremaining`); absent or empty is None.
+
+    Anything but plain ASCII digits raises `MalformedResponse` (never ValueError).
+    """
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    if not _COUNT_RE.fullmatch(text):
+        raise MalformedResponse(f"attribute '{name}' is not a count")
+    return int(text)
+
+
+def parse_result_id(value: str | None) -> str | None:
+    """A readByQuery `resultId`; absent or empty is None, anything but printable ASCII raises."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    if not _RESULT_ID_RE.fullmatch(text):
+        raise MalformedResponse("attribute 'resultId' is not a result id")
+    return text
+
+
+class _TooBig(Exception):
+    pass
+
+
+class _BoundedTreeBuilder:
+    """An ElementTree parser target that refuses a document deeper than `max_depth` or with more
+    than `max_elements` elements as soon as the parser reaches the offending element, before the
+    rest of the tree is built."""
+
+    def __init__(self, max_depth: int, max_elements: int) -> None:
+        self._builder = ET.TreeBuilder()
+        self._max_depth = max_depth
+        self._max_elements = max_elements
+        self._depth = 0
+        self._elements = 0
+
+    def start(self, tag: str, attrs: dict[str, str]) -> ET.Element:
+        self._depth += 1
+        self._elements += 1
+        if self._depth > self._max_depth:
+            raise _TooBig(f"nested deeper than {self._max_depth} levels")
+        if self._elements > self._max_elements:
+            raise _TooBig(f"more than {self._max_elements} elements")
+        return self._builder.start(tag, attrs)
+
+    def end(self, tag: str) -> ET.Element:
+        self._depth -= 1
+        return self._builder.end(tag)
+
+    def data(self, data: str) -> None:
+        self._builder.data(data)
+
+    def close(self) -> ET.Element:
+        return self._builder.close()
+
+
+def _slices(body: bytes) -> Iterator[memoryview]:
+    view = memoryview(body)
+    for start in range(0, len(view), _FEED_BYTES):
+        yield view[start : start + _FEED_BYTES]
+
+
+def _parse_bounded(chunks: Iterable[bytes | memoryview], *, max_depth: int, max_elements: int) -> ET.Element:
+    target = _BoundedTreeBuilder(max_depth, max_elements)
+    parser = DET.DefusedXMLParser(target=target, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    # Fed in pieces: handing expat a whole large body at once makes it copy all of it first.
+    for chunk in chunks:
+        parser.feed(chunk)
+    root: ET.Element = parser.close()
+    return root
 
 
 ResultStatus = Literal["success", "failure", "aborted"]
@@ -162,8 +255,7 @@ class Result:
         return None if self.data is None else self.data.get(name)
 
     def _int_attr(self, name: str) -> int | None:
-        value = self._attr(name)
-        return int(value) if value not in (None, "") else None
+        return parse_count(name, self._attr(name))
 
     @property
     def count(self) -> int | None:
@@ -179,7 +271,7 @@ class Result:
 
     @property
     def result_id(self) -> str | None:
-        return self._attr("resultId") or None
+        return parse_result_id(self._attr("resultId"))
 
     def records(self) -> list[Record]:
         """Each child of `<data>` as a flat dict; nested elements become dotted keys.
@@ -236,12 +328,22 @@ def _errors(container: ET.Element | None) -> tuple[ErrorDetail, ...]:
     )
 
 
-def parse_response(body: bytes) -> Response:
-    """Parse a gateway answer. Raises `MalformedResponse` for anything not an Intacct response."""
+def parse_response(
+    body: bytes | Sequence[bytes], *, max_depth: int = MAX_DEPTH, max_elements: int = MAX_ELEMENTS
+) -> Response:
+    """Parse a gateway answer: the body, or the chunks it was read in (no joined copy is made).
+
+    Raises `MalformedResponse` for anything not an Intacct response, including one nested deeper
+    than `max_depth`, holding more than `max_elements` elements, or with a paging attribute
+    (count, totalcount, numremaining, resultId) that is not well formed.
+    """
+    chunks = _slices(body) if isinstance(body, bytes) else iter(body)
     try:
-        root = DET.fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    except (DefusedXmlException, ET.ParseError, ValueError) as exc:
-        raise MalformedResponse(f"not a safe XML document: {type(exc).__name__}") from exc
+        root = _parse_bounded(chunks, max_depth=max_depth, max_elements=max_elements)
+    except _TooBig as exc:
+        raise MalformedResponse(f"refused: {exc}") from None
+    except (DefusedXmlException, ET.ParseError, ValueError, RecursionError, MemoryError) as exc:
+        raise MalformedResponse(f"not a safe XML document: {type(exc).__name__}") from None
     if root.tag != "response":
         raise MalformedResponse(f"root element is <{root.tag}>, expected <response>")
     control = root.find("control")
@@ -257,13 +359,20 @@ def parse_response(body: bytes) -> Response:
             status = _text(res, "status")
             if status not in ("success", "failure", "aborted"):
                 raise MalformedResponse(f"result with status '{status}'")
+            data = res.find("data")
+            if data is not None:
+                # Checked here, not when read, so a bad value fails inside the client's error
+                # handling (unknown outcome for a write) rather than later in a caller's loop.
+                for name in _COUNT_ATTRS:
+                    parse_count(name, data.get(name))
+                parse_result_id(data.get("resultId"))
             results.append(
                 Result(
                     status=status,  # type: ignore[arg-type]  # checked just above
                     function=_text(res, "function"),
                     controlid=_text(res, "controlid"),
                     key=_text(res, "key") or None,
-                    data=res.find("data"),
+                    data=data,
                     errors=_errors(res),
                 )
             )
