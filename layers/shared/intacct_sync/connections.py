@@ -2,7 +2,8 @@
 
 The secret is named `<prefix><connection_id>` and holds the `Connection` keys as JSON
 (README 'Channel setup'). Lookups are cached per warm container for a few minutes, so the webhook
-path costs no Secrets Manager call in steady state.
+path costs no Secrets Manager call in steady state. The caches are bounded: the connection id is
+part of a public URL, so anyone can make the webhook look up as many unknown ids as they like.
 """
 
 from __future__ import annotations
@@ -10,13 +11,18 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from pydantic import ValidationError
 
 from intacct_sync.errors import ConfigurationError, TransientError
-from intacct_sync.models.connection import Connection
+from intacct_sync.models.connection import MIN_WEBHOOK_SECRET_CHARS, Connection, signing_secret_problems
+
+MAX_CACHED_CONNECTIONS = 1000
+"""Per cache (known and unknown ids apart): far more stores than one stack serves, and a few
+hundred KB of unknown ids at most."""
 
 
 class ConnectionStoreUnavailable(TransientError):
@@ -46,7 +52,7 @@ def parse_connection(connection_id: str, raw: str | Mapping[str, Any], *, source
             fix="Make the secret's 'id' equal the last part of its name (or remove 'id').",
         )
     try:
-        return Connection.model_validate(data)
+        connection = Connection.model_validate(data)
     except ValidationError as exc:
         keys = ", ".join(
             f"'{'.'.join(str(p) for p in e['loc']) or '(root)'}': {e['msg']}" for e in exc.errors(include_input=False)
@@ -55,10 +61,68 @@ def parse_connection(connection_id: str, raw: str | Mapping[str, Any], *, source
             f"{source} is not a valid connection: {keys}.",
             fix="Edit the secret (README 'Channel setup' lists every key).",
         ) from None
+    problems = signing_secret_problems(connection)
+    if problems:
+        # A blank or short key would be used as the HMAC key as it is: refuse the connection
+        # (the webhook answers 503, so the channel retries once the secret is fixed).
+        raise ConfigurationError(
+            f"{source} has an unusable webhook signing secret: {'; '.join(problems)}.",
+            fix="Paste the channel's signing secret exactly as the channel shows it, with nothing around it "
+            "(Shopify app client secret, WooCommerce webhook secret, BigCommerce app client secret); real "
+            f"ones are at least {MIN_WEBHOOK_SECRET_CHARS} characters long. Remove 'previous_webhook_secret' "
+            "when no rotation is going on.",
+        )
+    return connection
+
+
+def secret_string(response: Mapping[str, Any], name: str) -> str:
+    """The SecretString of a GetSecretValue answer; a secret stored as binary is refused clearly."""
+    raw = response.get("SecretString")
+    if isinstance(raw, str):
+        return raw
+    stored = "as SecretBinary" if "SecretBinary" in response else "without a SecretString"
+    raise ConfigurationError(
+        f"Secret '{name}' is stored {stored}; a connection is read from SecretString only.",
+        fix=f"Store the connection JSON as SecretString: aws secretsmanager put-secret-value --secret-id "
+        f"'{name}' --secret-string file://connection.json (README 'Channel setup').",
+    )
+
+
+class _TtlLru:
+    """A small LRU of (expiry, value): at most `max_entries`, the least recently used dropped first."""
+
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = max_entries
+        self._items: OrderedDict[str, tuple[float, Connection | None]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, key: str, now: float) -> tuple[bool, Connection | None]:
+        hit = self._items.get(key)
+        if hit is None:
+            return False, None
+        if hit[0] <= now:
+            del self._items[key]
+            return False, None
+        self._items.move_to_end(key)
+        return True, hit[1]
+
+    def put(self, key: str, expires: float, value: Connection | None) -> None:
+        self._items[key] = (expires, value)
+        self._items.move_to_end(key)
+        while len(self._items) > self.max_entries:
+            self._items.popitem(last=False)
+
+    def pop(self, key: str) -> None:
+        self._items.pop(key, None)
 
 
 class SecretsManagerConnections:
-    """Connections from Secrets Manager, cached `ttl_s` seconds (unknown ids for `miss_ttl_s`)."""
+    """Connections from Secrets Manager, cached `ttl_s` seconds (unknown ids for `miss_ttl_s`).
+
+    Known and unknown ids are cached apart, each up to `max_entries`: a flood of made-up ids in
+    webhook URLs evicts only other made-up ids, never a real connection."""
 
     def __init__(
         self,
@@ -68,13 +132,20 @@ class SecretsManagerConnections:
         ttl_s: float = 300,
         miss_ttl_s: float = 30,
         clock: Callable[[], float] = time.monotonic,
+        max_entries: int = MAX_CACHED_CONNECTIONS,
     ) -> None:
         self.prefix = prefix
         self._client = client
         self.ttl_s, self.miss_ttl_s = ttl_s, miss_ttl_s
         self._clock = clock
-        self._cache: dict[str, tuple[float, Connection | None]] = {}
+        self._known = _TtlLru(max_entries)
+        self._unknown = _TtlLru(max_entries)
         self._lock = threading.Lock()
+
+    def cached_ids(self) -> tuple[int, int]:
+        """How many known and unknown ids are cached now (for tests and diagnostics)."""
+        with self._lock:
+            return len(self._known), len(self._unknown)
 
     @property
     def client(self) -> Any:
@@ -87,14 +158,16 @@ class SecretsManagerConnections:
     def get(self, connection_id: str) -> Connection | None:
         now = self._clock()
         with self._lock:
-            hit = self._cache.get(connection_id)
-        if hit is not None and hit[0] > now:
-            return hit[1]
+            found, cached = self._known.get(connection_id, now)
+            if not found:
+                found, cached = self._unknown.get(connection_id, now)
+        if found:
+            return cached
         from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
 
         name = self.prefix + connection_id
         try:
-            raw = self.client.get_secret_value(SecretId=name)["SecretString"]
+            raw = secret_string(self.client.get_secret_value(SecretId=name), name)
             conn: Connection | None = parse_connection(connection_id, raw, source=f"Secret '{name}'")
             expires = now + self.ttl_s
         except ClientError as exc:
@@ -107,7 +180,9 @@ class SecretsManagerConnections:
         except BotoCoreError as exc:
             raise ConnectionStoreUnavailable(f"Secrets Manager unreachable ({type(exc).__name__})") from None
         with self._lock:
-            self._cache[connection_id] = (expires, conn)
+            # An id is in one cache at most: a connection created or deleted since moves across.
+            (self._known if conn is not None else self._unknown).put(connection_id, expires, conn)
+            (self._unknown if conn is not None else self._known).pop(connection_id)
         return conn
 
     def list_ids(self) -> list[str]:

@@ -14,6 +14,14 @@ from intacct_sync.models.order import Channel, Frozen
 
 ConnectionId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
 
+MIN_WEBHOOK_SECRET_CHARS = 16
+"""Shortest webhook signing secret a stored connection may carry. Real ones are much longer
+(Shopify 'shpss_...' app client secrets, WooCommerce's generated webhook secrets, BigCommerce client
+secrets and Standard Webhooks 'whsec_' keys run to dozens of characters): a shorter value is a
+placeholder or a truncated paste, and as an HMAC key it would be guessable."""
+
+SIGNING_SECRET_FIELDS = ("webhook_secret", "previous_webhook_secret")
+
 
 class Connection(Frozen):
     id: ConnectionId
@@ -54,3 +62,26 @@ class Connection(Frozen):
         if self.webhook_auth_header is not None and self.channel != "bigcommerce":
             raise ValueError("webhook_auth_header is only used by BigCommerce connections")
         return self
+
+
+def signing_secret_problems(connection: Connection) -> list[str]:
+    """What is wrong with the connection's webhook signing secrets, one line per key; never the value.
+
+    Not a model validator: the signature checks themselves fail closed on a missing or empty key
+    (and are tested that way), while this is the stricter bar for secrets as stored by an operator,
+    applied where a stored connection is read (`connections.parse_connection`)."""
+    problems: list[str] = []
+    for name in SIGNING_SECRET_FIELDS:
+        secret: SecretStr | None = getattr(connection, name)
+        if secret is None:
+            continue
+        value = secret.get_secret_value()
+        if not value.strip():
+            problems.append(f"'{name}' is blank")
+        elif value != value.strip():
+            # The channel signs with the secret exactly; a pasted space or line break would turn
+            # every delivery into a 401 that looks like a forgery.
+            problems.append(f"'{name}' has spaces or a line break around it")
+        elif len(value) < MIN_WEBHOOK_SECRET_CHARS:
+            problems.append(f"'{name}' is shorter than {MIN_WEBHOOK_SECRET_CHARS} characters")
+    return problems

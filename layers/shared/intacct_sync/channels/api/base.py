@@ -275,7 +275,8 @@ class BaseChannelClient(ABC):
                 "channel": self.spec.channel,
                 "connection": self._connection.id,
                 "kept": len(plan.keep),
-                "created": len(created),
+                # Not "created": that is a LogRecord attribute and logging refuses to overwrite it.
+                "webhooks_created": len(created),
                 "repaired": len(repaired),
                 "extra": len(plan.extra),
                 "dry_run": dry_run,
