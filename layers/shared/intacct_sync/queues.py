@@ -3,29 +3,50 @@
 Routing: orders, cancellations and order references go to the orders queue; payments and refunds
 to the payments queue. Group id = `<connection>:<order id>` (one order's events in order); dedup id
 = the event id (FIFO drops a repeat within 5 minutes; the state table catches later ones).
-An event whose JSON exceeds `MAX_INLINE_BYTES` is stored in S3 under a key derived from its event
-id (a retry overwrites the same object) and the message carries a pointer to it.
+
+SQS limits are checked here, before sending (a refused batch would be refused again on every
+retry): a message (body + attribute names, types and values) is at most `MAX_MESSAGE_BYTES`; a
+SendMessageBatch holds at most `SQS_BATCH` entries and `MAX_BATCH_BYTES` in total, so batches are
+cut by count *and* bytes. An event whose message would not fit inline is stored in S3 under a key
+derived from its event id (a retry overwrites the same object) and the message carries a pointer.
+Bodies and attribute values carry only the characters SQS allows (#x9 #xA #xD #x20-#xD7FF
+#xE000-#xFFFD #x10000-#x10FFFF): in a body any other character is written as a JSON \\u escape
+(lossless); in an attribute (informational: type, connection, channel, topic) it is dropped.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from intacct_sync.errors import TransientError
+from intacct_sync.errors import PermanentError, TransientError
 from intacct_sync.models.events import CanonicalEvent, event_from_json, event_to_json
+from intacct_sync.models.text import DISALLOWED, clean_text
 
-# SQS allows 262,144 bytes per message, attributes included; keep a margin for them.
-MAX_INLINE_BYTES = 240 * 1024
+# SQS: 262,144 bytes per message (body + every attribute's name, data type and value) and per
+# SendMessageBatch (all entries together), at most 10 entries. (Queues can be raised to 1 MiB
+# since 2025; 256 KiB is what every queue accepts, so it is the bound kept here.)
+MAX_MESSAGE_BYTES = 262_144
+MAX_BATCH_BYTES = 262_144
 SQS_BATCH = 10
+MAX_INLINE_BYTES = MAX_MESSAGE_BYTES
+"""Kept for callers: an event is inlined when its whole message fits in this many bytes."""
+MAX_ATTRIBUTE_CHARS = 256
+ATTRIBUTE_TYPE = "String"
 ORDER_QUEUE_TYPES = frozenset({"order", "cancellation", "order_reference"})
 
 
 class QueueUnavailable(TransientError):
     """The queue (or the claim-check bucket) did not take the events: answer 503, retry."""
+
+
+class UnqueueableEvent(PermanentError):
+    """An event that cannot be written as a queue message (a string no JSON/SQS can carry):
+    retrying will not help. The models refuse such text, so this is a guard, not a path."""
 
 
 class EventQueue(Protocol):
@@ -51,28 +72,74 @@ class OutgoingMessage:
     dedup_id: str
     attributes: dict[str, str]
 
+    @property
+    def size(self) -> int:
+        """Bytes SQS counts for this message: body plus each attribute's name, type and value."""
+        return len(self.body.encode("utf-8")) + attributes_size(self.attributes)
+
+
+def attributes_size(attributes: dict[str, str]) -> int:
+    return sum(len(k.encode()) + len(ATTRIBUTE_TYPE) + len(v.encode()) for k, v in attributes.items())
+
+
+def _escape_disallowed(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
+def sqs_text(text: str) -> str:
+    """JSON text with every character SQS refuses written as a \\u escape (same JSON value).
+    Only strings can hold such characters (JSON's own syntax is ASCII), so this is lossless."""
+    return DISALLOWED.sub(_escape_disallowed, text) if DISALLOWED.search(text) else text
+
+
+def sqs_attribute(value: str) -> str:
+    """An informational attribute value SQS accepts: disallowed characters dropped, bounded."""
+    return clean_text(value)[:MAX_ATTRIBUTE_CHARS] or "-"
+
 
 def encode(event: CanonicalEvent, put_claim: Callable[[str, bytes], None]) -> OutgoingMessage:
-    """The queue message for one event; stores the JSON via `put_claim(key, data)` when too big."""
-    data = event_to_json(event)
-    if len(data) > MAX_INLINE_BYTES:
+    """The queue message for one event; stores the JSON via `put_claim(key, data)` when the
+    message would not fit SQS's size limit with its attributes. Raises UnqueueableEvent."""
+    try:
+        data = event_to_json(event)
+    except ValueError as exc:  # PydanticSerializationError: e.g. a lone surrogate in a string
+        raise UnqueueableEvent(f"event {event.event_id} cannot be serialised ({type(exc).__name__})") from None
+    attributes = {
+        "type": event.type,
+        "connection": sqs_attribute(event.connection_id),
+        "channel": event.channel,
+        "topic": sqs_attribute(event.topic),
+    }
+    body = sqs_text(data.decode())
+    if len(body.encode("utf-8")) + attributes_size(attributes) > MAX_MESSAGE_BYTES:
         key = claim_key(event)
         put_claim(key, data)
         body = json.dumps({"claim_check": {"key": key}, "event_id": event.event_id, "type": event.type})
-    else:
-        body = data.decode()
     return OutgoingMessage(
         queue="orders" if event.type in ORDER_QUEUE_TYPES else "payments",
         body=body,
         group_id=_fifo_id(event.group_id),
         dedup_id=_fifo_id(event.event_id),
-        attributes={
-            "type": event.type,
-            "connection": event.connection_id,
-            "channel": event.channel,
-            "topic": event.topic[:256],
-        },
+        attributes=attributes,
     )
+
+
+def batches(messages: Sequence[OutgoingMessage]) -> list[list[OutgoingMessage]]:
+    """`messages` (one queue's, in order) cut into SendMessageBatch calls: at most `SQS_BATCH`
+    entries and `MAX_BATCH_BYTES` together, order kept (FIFO order within a group follows it)."""
+    out: list[list[OutgoingMessage]] = []
+    current: list[OutgoingMessage] = []
+    used = 0
+    for message in messages:
+        size = message.size
+        if current and (len(current) >= SQS_BATCH or used + size > MAX_BATCH_BYTES):
+            out.append(current)
+            current, used = [], 0
+        current.append(message)
+        used += size
+    if current:
+        out.append(current)
+    return out
 
 
 def decode(body: str, get_claim: Callable[[str], bytes]) -> CanonicalEvent:
@@ -129,9 +196,8 @@ class SqsEventQueue:
         try:
             messages = [encode(e, self.put_claim) for e in events]
             for queue in ("orders", "payments"):
-                batch = [m for m in messages if m.queue == queue]
-                for start in range(0, len(batch), SQS_BATCH):
-                    self._send(queue, batch[start : start + SQS_BATCH])
+                for batch in batches([m for m in messages if m.queue == queue]):
+                    self._send(queue, batch)
         except (BotoCoreError, ClientError) as exc:
             raise QueueUnavailable(f"could not enqueue events ({type(exc).__name__})") from None
 
@@ -142,7 +208,9 @@ class SqsEventQueue:
                 "MessageBody": m.body,
                 "MessageGroupId": m.group_id,
                 "MessageDeduplicationId": m.dedup_id,
-                "MessageAttributes": {k: {"DataType": "String", "StringValue": v} for k, v in m.attributes.items()},
+                "MessageAttributes": {
+                    k: {"DataType": ATTRIBUTE_TYPE, "StringValue": v} for k, v in m.attributes.items()
+                },
             }
             for i, m in enumerate(batch)
         ]

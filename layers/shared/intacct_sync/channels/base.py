@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -31,9 +32,58 @@ from intacct_sync.models.connection import Connection
 from intacct_sync.models.events import CanonicalEvent
 from intacct_sync.models.money import ZERO, to_decimal
 from intacct_sync.models.order import Address, Channel, Customer
+from intacct_sync.models.text import first_disallowed
 
 # SQS FIFO MessageDeduplicationId: 1-128 printable ASCII characters.
 _MAX_EVENT_ID: Final = 128
+
+# Keys whose text is a code, an address or a number, never prose: a character SQS/XML cannot carry
+# is refused here, naming the body field, instead of reaching the model (which would refuse it
+# too, naming the canonical field). Other text reaches the model, which cleans free-text fields.
+_CODE_KEYS: Final = frozenset(
+    {
+        "currency",
+        "currency_code",
+        "email",
+        "contact_email",
+        "sku",
+        "number",
+        "order_number",
+        "country_code",
+        "country_iso2",
+        "province_code",
+        "status",
+        "financial_status",
+        "kind",
+        "type",
+    }
+)
+
+# The channels' order ids (reference/channels.md): Shopify REST ids are int64, its GraphQL ids
+# gid://shopify/Order/<int>; WooCommerce post ids and BigCommerce order ids are integers. An id
+# outside these shapes is refused before it can reach a channel API path ('.', '..', '/', '?').
+_POSITIVE_INT: Final = re.compile(r"[1-9][0-9]{0,18}")
+_SHOPIFY_ORDER_GID: Final = re.compile(r"gid://shopify/Order/([1-9][0-9]{0,18})")
+
+
+def order_id_problem(channel: str, value: str) -> str | None:
+    """Why `value` cannot be `channel`'s order id, or None when it can."""
+    if _POSITIVE_INT.fullmatch(value):
+        return None
+    if channel == "shopify":
+        if _SHOPIFY_ORDER_GID.fullmatch(value):
+            return None
+        return "a Shopify order id is a positive integer or gid://shopify/Order/<integer>"
+    return f"a {channel} order id is a positive integer"
+
+
+def order_id_number(channel: str, value: str) -> str | None:
+    """The numeric order id `value` stands for (a Shopify gid gives its number), or None when
+    `value` is not a valid order id of `channel`."""
+    if order_id_problem(channel, value) is not None:
+        return None
+    match = _SHOPIFY_ORDER_GID.fullmatch(value)
+    return match.group(1) if match else value
 
 
 # ---------------------------------------------------------------------------------------------
@@ -164,12 +214,20 @@ class Node:
         return self.raw.get(key) is not None
 
     def id(self, key: str) -> str:
-        """A required identifier: a non-empty string or an integer, returned as text."""
+        """A required identifier: a non-empty string or an integer, returned as text.
+
+        Ids are refused, never cleaned: printable characters without spaces (which also keeps out
+        everything SQS and Intacct XML cannot carry), and never '.' or '..' (path segments)."""
         value = self.raw.get(key)
         if isinstance(value, int) and not isinstance(value, bool):
             return str(value)
         if isinstance(value, str) and value.strip() and len(value) <= 255:
-            return value.strip()
+            text = value.strip()
+            if text in (".", "..") or not text.isprintable() or " " in text:
+                raise InvalidPayload(
+                    "expected an id: printable characters without spaces, not '.' or '..'", path=self.at(key)
+                )
+            return text
         raise InvalidPayload(f"expected an id (string or integer), got {_kind(value)}", path=self.at(key))
 
     def opt_id(self, key: str) -> str | None:
@@ -190,6 +248,13 @@ class Node:
         value = value.strip()
         if len(value) > max_len:
             raise InvalidPayload(f"longer than {max_len} characters", path=self.at(key))
+        if key in _CODE_KEYS:
+            bad = first_disallowed(value)
+            if bad is not None:
+                raise InvalidPayload(
+                    f"contains {bad}, which SQS and Intacct XML cannot carry: send valid Unicode text",
+                    path=self.at(key),
+                )
         return value or None
 
     def required_text(self, key: str) -> str:
@@ -261,12 +326,24 @@ class Node:
 
 def build[M: BaseModel](model: type[M], path: str, /, **fields: Any) -> M:
     """Construct a canonical model; a validation failure becomes an InvalidPayload naming the
-    field (values are never echoed: models hide input in errors)."""
+    field (values are never echoed: models hide input in errors).
+
+    Every adapter builds through here, so this is where a channel's order id is checked against
+    the channel's id format (`order_id_problem`) before it can reach a queue or an API path."""
+    channel, order_id = fields.get("channel"), fields.get("order_id")
+    if isinstance(channel, str) and isinstance(order_id, str):
+        problem = order_id_problem(channel, order_id)
+        if problem is not None:
+            raise InvalidPayload(f"{problem}; got one that is not", path=f"{path}.order_id")
     try:
         return model(**fields)
     except ValidationError as exc:
         first = exc.errors(include_url=False, include_input=False)[0]
-        where = ".".join(str(part) for part in first["loc"])
+        parts = [str(part) for part in first["loc"]]
+        field_name = (first.get("ctx") or {}).get("field")
+        if isinstance(field_name, str):  # the text guard of a model names its field in ctx
+            parts.append(field_name)
+        where = ".".join(parts)
         raise InvalidPayload(first["msg"], path=f"{path}.{where}" if where else path) from None
 
 
@@ -356,6 +433,12 @@ class ChannelAdapter:
             raise InvalidPayload(f"missing {self.spec.topic_headers[0]} header", path="headers")
         if len(topic) > 128:
             raise InvalidPayload("topic header too long", path="headers")
+        if not (topic.isascii() and topic.isprintable()):
+            # A topic is a channel's fixed name; it travels as an SQS message attribute.
+            raise InvalidPayload(
+                "topic header must be printable ASCII (a channel topic name)",
+                path=f"headers.{self.spec.topic_headers[0]}",
+            )
         return topic
 
 

@@ -6,6 +6,19 @@ unknown connection, 413 a body over 4 MiB (the reconcile poll fetches that order
 only when the event could not be queued or the connection could not be read (the channel retries).
 No Intacct or channel API call happens here. Logs carry ids, topic and outcome; never a body,
 a header value or a secret.
+
+Input rules (README "Input rules"): every string that enters is valid Unicode that SQS, DynamoDB
+and Intacct XML accept. Ids, numbers, codes, currency and e-mail carrying anything else are
+answered 400 naming the field; free text (names, addresses, notes, titles) has such characters
+dropped. Order ids must have the channel's format (positive integers; Shopify also
+gid://shopify/Order/<n>), so no id can change a channel API path later.
+
+404 vs 401 (decided): an unknown connection id is answered 404 before any signature check, so a
+caller can tell which connection ids exist. This is kept on purpose: connection ids are not
+secrets (they sit in every webhook URL the channel shows its admins, and in logs), and a clear
+"wrong URL" answer is what an operator needs when a channel is set up with a typo. Security rests
+on the per-connection signing secret alone; connection ids must never be treated as secret, and
+the README recommends random-looking ids for deployments that prefer not to reveal store names.
 """
 
 from __future__ import annotations
@@ -21,7 +34,7 @@ from typing import Any
 
 from intacct_sync.channels import InvalidPayload, InvalidSignature, Ping, receive
 from intacct_sync.connections import ConnectionStore
-from intacct_sync.errors import ConfigurationError, TransientError
+from intacct_sync.errors import ConfigurationError, PermanentError, TransientError
 from intacct_sync.intake.pipeline import EventPipeline
 
 log = logging.getLogger(__name__)
@@ -123,6 +136,11 @@ class WebhookIntake:
         except TransientError as exc:
             log.error("could not queue webhook events", extra={"connection": connection_id, "error": exc.message})
             return self._done("unavailable", channel, _error(503, "could not queue the event, retry later"))
+        except PermanentError as exc:
+            # The models refuse what SQS cannot carry, so this is a guard: retrying the same body
+            # cannot succeed, and a 5xx would make the channel retry it forever.
+            log.error("webhook event cannot be queued", extra={"connection": connection_id, "error": exc.message})
+            return self._done("invalid_payload", channel, _error(400, exc.message, path="event"))
         log.info(
             "webhook events",
             extra={

@@ -8,6 +8,7 @@ adapters decide which zone a channel's naive values are in, and say so).
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Annotated, Final
@@ -33,6 +34,11 @@ _MINOR_UNITS: Final[dict[str, int]] = {
 _MAX_ABS: Final = Decimal(10) ** 15
 _MAX_PLACES: Final = 12
 _MAX_TEXT: Final = 64
+# Decimal() also reads other scripts' digits ('١٢'), underscores ('1_000') and surrounding
+# controls; a channel amount is plain ASCII, so anything else is refused rather than guessed.
+_DECIMAL_TEXT: Final = re.compile(
+    r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[+-]?(?:inf(?:inity)?|s?nan)", re.IGNORECASE
+)
 
 
 def minor_units(currency: str) -> int:
@@ -58,7 +64,7 @@ def to_decimal(value: object) -> Decimal:
         result = value
     elif isinstance(value, int | float | str):
         text = str(value).strip()
-        if not text or len(text) > _MAX_TEXT:
+        if not text or len(text) > _MAX_TEXT or not _DECIMAL_TEXT.fullmatch(text):
             raise ValueError("not a decimal number")
         try:
             result = Decimal(text)

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic_core import PydanticCustomError
 
 from intacct_sync.models.money import (
     ZERO,
@@ -30,6 +31,7 @@ from intacct_sync.models.money import (
     UtcDatetime,
     quantize_money,
 )
+from intacct_sync.models.text import DISALLOWED, FREE_TEXT_FIELDS, clean_text, first_disallowed
 
 Channel = Literal["shopify", "woocommerce", "bigcommerce"]
 
@@ -38,6 +40,41 @@ class Frozen(BaseModel):
     """Base of every canonical model: immutable, strict about unknown fields."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _only_carriable_text(cls, data: Any) -> Any:
+        """The model-level guard of `intacct_sync.models.text`: whatever path built this model
+        (webhook, poll, consumer), no string SQS or Intacct cannot carry gets in. Free-text fields
+        are cleaned; any other field is refused, naming it (`ctx["field"]`, read by the adapters'
+        `build`), because dropping a character would turn one identifier into another."""
+        if not isinstance(data, dict):
+            return data
+        cleaned: dict[str, Any] | None = None
+        for name, value in data.items():
+            if isinstance(value, str):
+                if DISALLOWED.search(value) is None:
+                    continue
+                fixed: Any = _fix(name, value)
+            elif isinstance(value, tuple | list) and any(
+                isinstance(item, str) and DISALLOWED.search(item) for item in value
+            ):
+                fixed = type(value)(_fix(name, item) if isinstance(item, str) else item for item in value)
+            else:
+                continue
+            cleaned = cleaned if cleaned is not None else dict(data)
+            cleaned[name] = fixed
+        return data if cleaned is None else cleaned
+
+
+def _fix(name: str, value: str) -> str:
+    if name in FREE_TEXT_FIELDS:
+        return clean_text(value)
+    raise PydanticCustomError(
+        "unsafe_text",
+        "contains {char}, which SQS and Intacct XML cannot carry: send the value as valid Unicode text",
+        {"field": name, "char": first_disallowed(value) or "?"},
+    )
 
 
 class FinancialStatus(StrEnum):

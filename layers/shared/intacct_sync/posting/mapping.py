@@ -59,6 +59,7 @@ from intacct_sync.intacct.documents import (
 from intacct_sync.intacct.wire import MAX_CONTROLID
 from intacct_sync.models.money import ZERO, minor_units, quantize_money
 from intacct_sync.models.order import Order, OrderLine, Payment, Refund
+from intacct_sync.models.text import clean_text
 from intacct_sync.posting.rules import LineValues, RuleOutcome, evaluate, glob_matches
 from intacct_sync.settings import ItemOverrides, ItemSettings, Numbering, Settings
 
@@ -178,9 +179,17 @@ def customer_controlid(customer_id: str) -> str:
 
 
 def _document_no(numbering: Numbering, connection_id: str, base: str) -> str | None:
+    """prefix + base as an Intacct <documentno>. Order numbers with characters XML cannot carry
+    are refused at intake (400 naming order.order_number); should one arrive anyway (an event
+    queued before that rule), the characters are dropped and a hash of the original appended, so
+    two numbers that differ only in such characters never share a document number."""
     if numbering.mode == "intacct":
         return None
-    return _bounded(numbering.prefix_for(connection_id) + base, DOCNO_MAX)
+    text = numbering.prefix_for(connection_id) + base
+    cleaned = clean_text(text)
+    if cleaned != text:  # surrogatepass: the original may hold lone surrogates
+        cleaned += "~" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+    return _bounded(cleaned, DOCNO_MAX)
 
 
 def invoice_document_no(order: Order, settings: Settings) -> str | None:

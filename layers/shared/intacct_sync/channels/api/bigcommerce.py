@@ -33,6 +33,7 @@ from intacct_sync.channels.api.port import (
     StockWriteOptions,
     WebhookSubscription,
     WritebackOptions,
+    api_order_id,
 )
 from intacct_sync.channels.base import as_object, build, event_id
 from intacct_sync.errors import ConfigurationError
@@ -131,6 +132,7 @@ class BigCommerceClient(BaseChannelClient):
                 return
 
     def _all(self, path: str, order_id: str, deadline: Deadline) -> list[Any]:
+        order_id = api_order_id("bigcommerce", order_id)
         pages = self._pages(
             path, params={"limit": self.page_size}, deadline=deadline, path_params={"order_id": order_id}
         )
@@ -177,6 +179,7 @@ class BigCommerceClient(BaseChannelClient):
         )
 
     def fetch_order_events(self, order_id: str, *, deadline: Deadline) -> list[CanonicalEvent]:
+        order_id = api_order_id("bigcommerce", order_id)
         response = self.http.request(
             "GET",
             "/stores/{store}/v2/orders/{order_id}",
@@ -259,6 +262,7 @@ class BigCommerceClient(BaseChannelClient):
     # --- writeback ---------------------------------------------------------------------------
 
     def _put_order(self, order_id: str, body: dict[str, Any], deadline: Deadline) -> None:
+        order_id = api_order_id("bigcommerce", order_id)
         self.http.request(
             "PUT",
             "/stores/{store}/v2/orders/{order_id}",

@@ -217,16 +217,27 @@ def total_pages(headers: Mapping[str, str], name: str = "X-WP-TotalPages") -> in
 # URLs and redaction
 
 
+class UnsafePathValue(ValueError):
+    """A path parameter that would change the request's path even when percent-encoded."""
+
+
 def fill_path(template: str, params: Mapping[str, str | int] | None = None) -> str:
     """`/v2/orders/{order_id}` + {"order_id": "12/x"} -> `/v2/orders/12%2Fx`: every value is
-    percent-encoded as one segment, so an id can never change the path."""
+    percent-encoded as one segment, so an id can never change the path.
+
+    Encoding is not enough for every value: '' drops the segment, '.' and '..' are dot segments
+    that URL normalisation (urllib3, proxies) resolves, and whitespace or controls are never part
+    of a channel id. Such a value raises UnsafePathValue instead of producing a URL."""
     values = params or {}
 
     def sub(match: re.Match[str]) -> str:
         key = match.group(1)
         if key not in values:
             raise KeyError(f"path parameter '{key}' missing for {template}")
-        return quote(str(values[key]), safe="")
+        text = str(values[key])
+        if text in ("", ".", "..") or not text.isprintable() or text != text.strip() or " " in text:
+            raise UnsafePathValue(f"path parameter '{key}' of {template} is empty, a dot segment or not printable")
+        return quote(text, safe="")
 
     return _PATH_PARAM.sub(sub, template)
 
@@ -487,7 +498,15 @@ class ChannelHttp:
         """
         method = method.upper()
         safe = method in _IDEMPOTENT_METHODS if idempotent is None else idempotent
-        url = join_url(self.base_url, fill_path(path, path_params))
+        try:
+            url = join_url(self.base_url, fill_path(path, path_params))
+        except UnsafePathValue as exc:
+            # Defence in depth: adapters refuse such ids with a 400; nothing is ever sent.
+            raise ChannelRequestError(
+                f"{self.channel} {method} {path} not sent: {exc}",
+                channel=self.channel,
+                fix="the id comes from a channel payload or the ledger; it must be the channel's own id",
+            ) from None
         ctx = CallContext(self.channel, self.connection_id, method, path, self.auth_fix, self._secrets)
         body = None if json_body is None else json.dumps(json_body, default=str).encode()
         attempt = 0

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final, Protocol
 
+from intacct_sync.channels.api.errors import ChannelRequestError
+from intacct_sync.channels.base import order_id_number, order_id_problem
 from intacct_sync.models.connection import Connection
 from intacct_sync.models.events import CanonicalEvent
 from intacct_sync.models.order import Channel
@@ -33,6 +35,22 @@ DEFAULT_WEBHOOK_TOPICS: Final[Mapping[Channel, tuple[str, ...]]] = {
     "bigcommerce": ("store/order/*",),
 }
 """What `register` subscribes by default, per channel: the one table to edit."""
+
+
+def api_order_id(channel: Channel, order_id: str) -> str:
+    """The order id as it goes into `channel`'s API paths (a Shopify gid gives its number).
+
+    The guard every client runs before it builds a URL from an order id (the adapters already
+    refuse such ids with a 400; this is defence in depth for ids from the ledger or a CLI).
+    Raises ChannelRequestError (permanent): nothing is sent."""
+    number = order_id_number(channel, order_id)
+    if number is None:
+        raise ChannelRequestError(
+            f"{channel} order id refused before any request: {order_id_problem(channel, order_id)}",
+            channel=channel,
+            fix="the order id must be the channel's own order id as the webhook or the poll gave it",
+        )
+    return number
 
 
 @dataclass(frozen=True)

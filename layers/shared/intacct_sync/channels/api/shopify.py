@@ -40,7 +40,13 @@ from intacct_sync.channels.api.http import (
     graphql_wait,
     link_next_params,
 )
-from intacct_sync.channels.api.port import StockRejection, StockRow, StockWriteOptions, WritebackOptions
+from intacct_sync.channels.api.port import (
+    StockRejection,
+    StockRow,
+    StockWriteOptions,
+    WritebackOptions,
+    api_order_id,
+)
 from intacct_sync.errors import ConfigurationError
 from intacct_sync.models.connection import Connection
 from intacct_sync.models.events import CanonicalEvent
@@ -190,6 +196,7 @@ class ShopifyClient(BaseChannelClient):
                 yield from self._polled(order, functools.partial(self._order_events, order, deadline))
 
     def fetch_order_events(self, order_id: str, *, deadline: Deadline) -> list[CanonicalEvent]:
+        order_id = api_order_id("shopify", order_id)
         response = self.http.request(
             "GET",
             "/admin/api/{version}/orders/{order_id}.json",
@@ -213,6 +220,7 @@ class ShopifyClient(BaseChannelClient):
         return events
 
     def _transactions(self, order_id: str, deadline: Deadline) -> list[Any]:
+        order_id = api_order_id("shopify", order_id)
         # Not paginated by Shopify: one answer holds every transaction of the order.
         response = self.http.request(
             "GET",
@@ -358,7 +366,7 @@ class ShopifyClient(BaseChannelClient):
     def write_document_number(
         self, order_id: str, document_number: str, *, options: WritebackOptions, deadline: Deadline
     ) -> None:
-        gid = f"gid://shopify/Order/{order_id}"
+        gid = f"gid://shopify/Order/{api_order_id('shopify', order_id)}"
         if options.shopify_tag_prefix is not None:
             tag = f"{options.shopify_tag_prefix}{document_number}"
             answer = self.graphql(TAGS_ADD, {"id": gid, "tags": [tag]}, deadline=deadline)
@@ -376,7 +384,7 @@ class ShopifyClient(BaseChannelClient):
             self._user_errors(self._data(answer, "metafieldsSet", "metafieldsSet"), "metafieldsSet")
 
     def mark_paid(self, order_id: str, *, options: WritebackOptions, deadline: Deadline) -> None:
-        gid = f"gid://shopify/Order/{order_id}"
+        gid = f"gid://shopify/Order/{api_order_id('shopify', order_id)}"
         state = self._data(self.graphql(ORDER_PAID_STATE, {"id": gid}, deadline=deadline), "order", "order")
         if not state.get("canMarkAsPaid"):
             return  # already paid (or nothing to pay): nothing to do

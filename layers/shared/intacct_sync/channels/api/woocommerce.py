@@ -36,6 +36,7 @@ from intacct_sync.channels.api.port import (
     StockWriteOptions,
     WebhookSubscription,
     WritebackOptions,
+    api_order_id,
 )
 from intacct_sync.channels.base import parse_datetime
 from intacct_sync.channels.errors import InvalidPayload
@@ -139,6 +140,7 @@ class WooCommerceClient(BaseChannelClient):
             yield from self._polled(order, functools.partial(adapter.order_events, order, self.connection))
 
     def fetch_order_events(self, order_id: str, *, deadline: Deadline) -> list[CanonicalEvent]:
+        order_id = api_order_id("woocommerce", order_id)
         response = self.http.request(
             "GET", f"{API}/orders/{{order_id}}", path_params={"order_id": order_id}, deadline=deadline
         )
@@ -231,6 +233,7 @@ class WooCommerceClient(BaseChannelClient):
     def write_document_number(
         self, order_id: str, document_number: str, *, options: WritebackOptions, deadline: Deadline
     ) -> None:
+        order_id = api_order_id("woocommerce", order_id)
         if options.woocommerce_meta_key:
             self.http.request(
                 "PUT",
@@ -251,6 +254,7 @@ class WooCommerceClient(BaseChannelClient):
             )
 
     def mark_paid(self, order_id: str, *, options: WritebackOptions, deadline: Deadline) -> None:
+        order_id = api_order_id("woocommerce", order_id)
         self.http.request(
             "PUT",
             f"{API}/orders/{{order_id}}",
