@@ -81,6 +81,15 @@ _ADDR = [
     _f("DISPLAYCONTACT.MAILADDRESS.COUNTRYCODE", label="Country code"),
 ]
 
+
+def _party(block: str, label: str) -> list[FieldDef]:
+    """A document's ship-to / bill-to contact as SODOCUMENT exposes it (SHIPTO.PRINTAS,
+    SHIPTO.MAILADDRESS.ADDRESS1...: the names third-party SODOCUMENT readers use)."""
+    names = ["CONTACTNAME", "PRINTAS", "COMPANYNAME", "FIRSTNAME", "LASTNAME", "PHONE1", "EMAIL1"]
+    names += [f"MAILADDRESS.{a}" for a in ("ADDRESS1", "ADDRESS2", "CITY", "STATE", "ZIP", "COUNTRY", "COUNTRYCODE")]
+    return [_f(f"{block}.{n}", label=f"{label} {n.rsplit('.', 1)[-1].lower()}") for n in names]
+
+
 OBJECTS: dict[str, ObjectDef] = {
     o.name: o
     for o in [
@@ -156,8 +165,8 @@ OBJECTS: dict[str, ObjectDef] = {
                 _f("MESSAGE", label="Message"),
                 _f("SHIPVIAKEY", label="Shipping method"),
                 _f("TERM.NAME", label="Payment term"),
-                _f("SHIPTO.CONTACTNAME", label="Ship-to contact name"),
-                _f("BILLTO.CONTACTNAME", label="Bill-to contact name"),
+                *_party("SHIPTO", "Ship-to"),
+                *_party("BILLTO", "Bill-to"),
                 _f("CREATEDFROM", label="Created from"),
                 _f("EXTERNALID", label="External ID"),
                 _f("WHENMODIFIED", TIMESTAMP, "Modified", readonly=True),

@@ -89,16 +89,29 @@ def test_all_green(run: Run) -> None:
     assert sum(t.endswith("(SODOCUMENT)") for t in granted) == 2  # one per transaction definition
     assert "ok    transaction definition 'Sales Invoice'" in run.output
     assert "ok    transaction definition 'Sales Credit Memo'" in run.output
-    assert "ok    items exist: DISCOUNT, SHIPPING" in run.output
+    assert "ok    items exist: DISCOUNT, FEE, SHIPPING" in run.output
     assert "ok    warehouses exist: WH-EAST, WH-WEST" in run.output
     assert "ok    locations exist: 100, 200" in run.output
     assert "ok    departments exist: SALES" in run.output
     assert "skip  write permissions: not probed" in run.output
     for ch in STORES:
         assert f"ok    connection {ch}-main ({ch}" in run.output
-    assert run.output.rstrip().endswith("0 failed, 4 not checked")
+    assert run.output.rstrip().endswith("0 failed, 2 warning(s), 4 not checked")  # numbering, below
     # Economical: one sign-in and one batched request for every read.
     assert [len(r.functions) for r in run.sandbox.requests] == [1, 14]
+
+
+def test_stores_sharing_document_numbers_are_warned_about_and_a_prefix_per_store_clears_it(run: Run) -> None:
+    assert run() == 0
+    line = run.line("warn  invoice numbers per store")
+    assert "bigcommerce-main, shopify-main, woocommerce-main use prefix ''" in line
+    assert "fix: Set invoice.numbering.prefix_by_connection" in line
+    prefixes = {"shopify-main": "S-", "woocommerce-main": "W-", "bigcommerce-main": "B-"}
+    for section in ("invoice", "credit_memo"):
+        run.settings.setdefault(section, {}).setdefault("numbering", {})["prefix_by_connection"] = prefixes
+    assert run() == 0
+    assert "ok    invoice numbers per store: each store has its own prefix" in run.output
+    assert "ok    credit_memo numbers per store" in run.output
 
 
 def test_wrong_user_password(run: Run) -> None:
@@ -166,7 +179,7 @@ def test_settings_naming_missing_objects(run: Run) -> None:
     text = run.line("FAIL  warehouse 'WH-NORTH'")
     assert "rules[0] 'West coast ships from WH-WEST'.set.warehouse_id" in text
     assert "FAIL  class 'NOCLASS'" in run.output
-    assert "ok    items exist: DISCOUNT, SHIPPING, TSHIRT-S" in run.output
+    assert "ok    items exist: DISCOUNT, FEE, SHIPPING, TSHIRT-S" in run.output
     assert len(run.failures()) == 4
 
 

@@ -16,7 +16,7 @@ from intacct_sync.intacct import IntacctClient, SessionCache
 from intacct_sync.intacct import query as q
 from intacct_sync.ledger import InMemoryLedger, LedgerEntry
 from intacct_sync.models.events import CancellationEvent, CanonicalEvent, OrderEvent, PaymentEvent, RefundEvent
-from intacct_sync.models.order import Cancellation, Order, OrderStatus, Payment, Refund, RefundLine
+from intacct_sync.models.order import Cancellation, FinancialStatus, Order, OrderStatus, Payment, Refund, RefundLine
 from intacct_sync.posting.orders import OrderPoster
 from intacct_sync.posting.outcome import Outcome
 from intacct_sync.posting.payments import PaymentPoster
@@ -158,7 +158,8 @@ def test_a_new_customers_order_costs_one_lookup_and_one_write_request(h: Harness
     mark = len(h.sandbox.requests)
     assert h.post(order_event(o)) == {"order-1001-v0": Outcome.done("create")}
     calls = h.requests_since(mark)
-    assert calls == [["query"], ["create", "create_sotransaction", "query"]], calls
+    # customer create, the bill-to / ship-to contact create, the invoice, its read-back
+    assert calls == [["query"], ["create", "create", "create_sotransaction", "query"]], calls
     entry = h.entry(o)
     assert entry.status == "invoiced" and entry.document_key == "Sales Invoice-1001"
     assert entry.invoice_total == o.total and entry.ar_record_key
@@ -237,6 +238,10 @@ def test_a_stale_update_never_overwrites_a_newer_one(h: Harness) -> None:
 def test_a_cancelled_unpaid_order_deletes_its_invoice(h: Harness) -> None:
     o = shirt_order()
     h.post(order_event(o))
+    # What the channel now says: cancelled, nothing was paid.
+    h.orders[o.order_id] = shirt_order(
+        status=OrderStatus.CANCELLED, cancelled_at=T0, financial_status=FinancialStatus.VOIDED
+    )
     cancel = CancellationEvent(
         event_id="c1",
         connection_id=o.connection_id,

@@ -19,6 +19,7 @@ from intacct_sync.intacct import IntacctClient
 from intacct_sync.intacct import functions as fn
 from intacct_sync.intacct import query as q
 from intacct_sync.models.order import Customer, Order, Payment
+from intacct_sync.posting.contacts import contact_controlid
 from intacct_sync.posting.customers import customer_id_for, customer_record, lookup_filter, match_key
 from intacct_sync.posting.mapping import (
     cancellation_controlid,
@@ -26,6 +27,7 @@ from intacct_sync.posting.mapping import (
     credit_controlid,
     credit_memo_for,
     customer_controlid,
+    document_contacts,
     intacct_total,
     invoice_controlid,
     invoice_for,
@@ -99,8 +101,22 @@ def fixture_orders() -> list[Order]:
 # --- a tiny I/O helper -----------------------------------------------------------------------
 
 
+def ensure_contacts(client: IntacctClient, order: Order, settings: Settings) -> None:
+    """The order's bill-to / ship-to contacts, created unless they exist (as the consumers do)."""
+    for contact in document_contacts(order, settings).all:
+        assert contact.contact_name is not None
+        exists = list(
+            client.iter_query("CONTACT", ["CONTACTNAME"], filter=q.eq("CONTACTNAME", contact.contact_name),
+                              deadline=deadline())
+        )  # fmt: skip
+        if not exists:
+            client.execute_one(fn.create_contact(contact, controlid=contact_controlid(contact)), deadline=deadline())
+
+
 def ensure_customer(client: IntacctClient, order: Order, settings: Settings) -> tuple[str, str | None]:
-    """(CUSTOMERID, contact name): found by the mode's field, else created with the derived id."""
+    """(CUSTOMERID, contact name): found by the mode's field, else created with the derived id;
+    the order's bill-to / ship-to contacts are made sure of too."""
+    ensure_contacts(client, order, settings)
     key = match_key(order, settings)
     if key.fixed_id:
         return key.fixed_id, None
@@ -191,7 +207,10 @@ def test_every_field_lands_on_the_sandbox_document(client: IntacctClient, intacc
     assert stored["DOCID"] == "Sales Invoice-SHOP-1001" and stored["PONUMBER"] == "1001"
     assert stored["WHENCREATED"] == "05/02/2024" and stored["WHENDUE"] == "06/01/2024"
     assert stored["MESSAGE"] == "Please gift wrap" and stored["SHIPVIAKEY"] == "UPS" and stored["CURRENCY"] == "USD"
-    assert stored["BILLTO"]["CONTACTNAME"] == stored["SHIPTO"]["CONTACTNAME"] == f"Bob Norman(C{customer_id})"
+    # Billing and shipping are one address here: one contact, the order's, for both.
+    assert stored["BILLTO"]["CONTACTNAME"] == stored["SHIPTO"]["CONTACTNAME"] != f"Bob Norman(C{customer_id})"
+    assert stored["BILLTO"]["MAILADDRESS"]["ADDRESS1"] == "Chestnut Street 92"
+    assert stored["BILLTO"]["PHONE1"] == "555-625-1199" and stored["BILLTO"]["EMAIL1"] == "bob.norman@mail.example.com"
     entries = [
         (e["ITEMID"], e["QUANTITY"], e["PRICE"], e.get("WAREHOUSEID"), e.get("LOCATIONID"), e.get("UNIT"))
         for e in stored["ENTRIES"]
@@ -206,12 +225,12 @@ def test_every_field_lands_on_the_sandbox_document(client: IntacctClient, intacc
     assert [(st["DESCRIPTION"], st["TOTAL"]) for st in stored["SUBTOTALS"]] == [("Tax", "23.28")]
 
 
-def test_sales_order_definition_and_intacct_numbering(client: IntacctClient, intacct: IntacctSandbox) -> None:
+def test_intacct_numbering(client: IntacctClient, intacct: IntacctSandbox) -> None:
     order = fixture_orders()[1]
-    s = _settings(invoice={"transaction_definition": "Sales Order", "numbering": {"mode": "intacct"}})
+    s = _settings(invoice={"numbering": {"mode": "intacct"}})
     customer_id, contact = ensure_customer(client, order, s)
     doc = post(client, invoice_for(order, s, customer_id=customer_id, contact_name=contact), invoice_controlid(order))
-    assert doc["DOCID"] == "Sales Order-SO0001" and Decimal(doc["TOTAL"]) == order.total
+    assert doc["DOCID"] == "Sales Invoice-INV0001" and Decimal(doc["TOTAL"]) == order.total
 
 
 # --- payments, refunds, cancellations, updates -----------------------------------------------
@@ -351,7 +370,9 @@ def test_single_mode_bills_one_customer_without_lookup(client: IntacctClient, in
     s = _settings(customer={"match": "single", "single_customer_id": "C-1001"})
     before = len(intacct.requests)
     customer_id, contact = ensure_customer(client, fixture_orders()[0], s)
-    assert (customer_id, contact) == ("C-1001", None) and len(intacct.requests) == before
+    assert (customer_id, contact) == ("C-1001", None)
+    # Only the order's contacts were looked at: no customer lookup.
+    assert {f.object for r in intacct.requests[before:] for f in r.functions} - {None} == {"CONTACT"}
     doc = post(
         client, invoice_for(fixture_orders()[0], s, customer_id=customer_id), invoice_controlid(fixture_orders()[0])
     )

@@ -162,7 +162,7 @@ def test_a_captured_order_body_replayed_as_a_deletion_never_touches_the_invoice(
     assert document in store.open_invoices(), "the live order's invoice is still there"
     entry = store.entry(order_id)
     assert entry.status in ("invoiced", "paid")
-    assert any("deletion not confirmed" in str(n) for n in entry.history)
+    assert any("deletion notice not acted on" in str(n) for n in entry.history)
     assert store.credit_memos() == []
 
 

@@ -120,7 +120,16 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
         | SEND_KEY
         | _pairs(["s3:GetObject"], CLAIMS)
         | _pairs(["ssm:GetParameter"], SETTINGS)
-        | _pairs(["dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"], TABLE)
+        | _pairs(
+            [
+                "dynamodb:BatchGetItem",
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+            ],
+            TABLE,
+        )
         | _pairs(["secretsmanager:GetSecretValue"], INTACCT_SECRET, CONNECTION_SECRETS)
         | TRACING
     ),

@@ -50,6 +50,9 @@ class RefundRecord(BaseModel):
     amount: Decimal
     document_key: str | None = None
     posted_at: datetime
+    credited: bool = True
+    """False when no credit memo was posted for it (the invoice was already credited in full by
+    the cancellation, or deleted): recorded so a redelivery is a duplicate, counted nowhere."""
 
 
 class ErrorRecord(BaseModel):
@@ -89,7 +92,12 @@ class LedgerEntry(BaseModel):
     invoice_total: Decimal | None = None
     invoice_hash: str | None = None
     invoice_lines: int | None = None
+    invoice_updates: int = 0
+    """How many updates were applied to the invoice: part of each update's controlid, so a later
+    update with the same content as an earlier one (A -> B -> A) is a new operation."""
     currency: str | None = None
+    utc_offset_minutes: int | None = None
+    """The order's own UTC offset (where it was placed): its payments are dated in it too."""
     payments: dict[str, PaymentRecord] = Field(default_factory=dict)
     refunds: dict[str, RefundRecord] = Field(default_factory=dict)
     last_error: ErrorRecord | None = None
@@ -101,9 +109,25 @@ class LedgerEntry(BaseModel):
     def key(self) -> str:
         return f"{self.connection_id}:{self.order_id}"
 
+    reopened: int = 0
+    """How often the order was placed again after its invoice was deleted or closed; each time
+    a new invoice `<number>-R<n>` is created (the first stays as it was)."""
+    update_in_doubt: bool = False
+    """An invoice update was sent and its answer lost: Intacct may hold the new version (and a new
+    AR record key) while this entry still shows the old one. Payments wait until the update is
+    sent again and settles (its controlid makes that safe)."""
+    settled_in_intacct: bool = False
+    """The invoice was settled in Intacct itself (a bank transfer recorded there) and the
+    writeback marked the channel order paid: a payment the channel then reports is that echo."""
+
     @property
     def paid_total(self) -> Decimal:
         return sum((p.amount for p in self.payments.values()), Decimal(0))
+
+    @property
+    def credited_total(self) -> Decimal:
+        """What credit memos (refunds and a cancellation) have credited: never above the invoice."""
+        return sum((r.amount for r in self.refunds.values() if r.credited), Decimal(0))
 
     def note(self, action: str, detail: str = "") -> None:
         self.history = [*self.history, HistoryItem(at=datetime.now(UTC), action=action, detail=detail)][-HISTORY_LIMIT:]
@@ -133,6 +157,13 @@ class Ledger(Protocol):
     def customer(self, match_key: str) -> str | None: ...
 
     def remember_customer(self, match_key: str, customer_id: str) -> None: ...
+
+    def claim_document(self, document: str, owner: str) -> str:
+        """Record that the Intacct document `document` (a DOCID such as `Sales Invoice-1001`)
+        belongs to the ledger entry `owner` (`connection:order`). The first claim wins for good;
+        returns the owner holding it, so a caller that gets another owner back must not adopt,
+        update or pay against that document."""
+        ...
 
 
 class DynamoLedger(DynamoTable):
@@ -213,6 +244,19 @@ class DynamoLedger(DynamoTable):
             Item={"pk": {"S": f"customer#{match_hash(match_key)}"}, "customer_id": {"S": customer_id}},
         )
 
+    def claim_document(self, document: str, owner: str) -> str:
+        out = self._call(
+            "update_item",
+            TableName=self.table,
+            Key={"pk": {"S": f"doc#{match_hash(document)}"}},
+            UpdateExpression="SET #o = if_not_exists(#o, :o), document = if_not_exists(document, :d)",
+            ExpressionAttributeNames={"#o": "owner"},
+            ExpressionAttributeValues={":o": {"S": owner}, ":d": {"S": document}},
+            ReturnValues="ALL_NEW",
+        )
+        holder: str = out["Attributes"]["owner"]["S"]
+        return holder
+
 
 class InMemoryLedger:
     """The same contract in memory (unit tests and benches)."""
@@ -221,6 +265,7 @@ class InMemoryLedger:
         self._lock = threading.Lock()
         self.entries: dict[str, tuple[int, str]] = {}
         self.customers: dict[str, str] = {}
+        self.documents: dict[str, str] = {}
 
     def get_many(self, keys: list[tuple[str, str]]) -> dict[str, LedgerEntry]:
         out: dict[str, LedgerEntry] = {}
@@ -254,3 +299,7 @@ class InMemoryLedger:
 
     def remember_customer(self, match_key: str, customer_id: str) -> None:
         self.customers[match_key] = customer_id
+
+    def claim_document(self, document: str, owner: str) -> str:
+        with self._lock:
+            return self.documents.setdefault(document, owner)

@@ -24,6 +24,7 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -83,6 +84,10 @@ class CustomerSettings(_Section):
 # --- invoice and credit memo ----------------------------------------------------------------
 
 
+# Intacct's standard Order Entry definitions that create no AR record (see the order poster).
+_NOT_AR = frozenset({"sales order", "sales quote"})
+
+
 class Numbering(_Section):
     mode: Literal["order_number", "intacct"] = "order_number"
     """order_number: the document number is prefix + the channel's order number; intacct: no
@@ -97,7 +102,8 @@ class Numbering(_Section):
 
 class InvoiceSettings(_Section):
     transaction_definition: _Id = "Sales Invoice"
-    """The Order Entry transaction definition to create ("Sales Invoice"; "Sales Order" works too)."""
+    """The Order Entry transaction definition to create: one that posts to Accounts Receivable
+    (payments are applied to its AR record). Sales Order and Sales Quote do not, and are refused."""
     numbering: Numbering = Numbering()
     term_name: _Id | None = None
     """A payment term of the company (e.g. "Net 30"); wins over due_days."""
@@ -107,14 +113,30 @@ class InvoiceSettings(_Section):
     """State to create in; null = the transaction definition's default."""
     message_from_note: bool = True
     """Copy the customer's order note into the invoice message."""
-    timezone: Annotated[str, AfterValidator(_zone)] = "UTC"
-    """IANA zone in which the order's time becomes the invoice date."""
+    timezone: Annotated[str, AfterValidator(_zone)] | None = None
+    """IANA zone in which the order's time becomes the invoice date; null = the zone the order
+    was placed in (the UTC offset the channel's own timestamp carries), UTC when it has none."""
     shipping_methods: dict[str, _Id] = Field(default_factory=dict)
     """Channel shipping method (title or code, case-insensitive) -> Intacct Ship Via name for the
     header's shippingmethod; unmapped methods are left off the header (they stay on the shipping line)."""
     total_mismatch: Literal["reject", "adjust"] = "reject"
     """When an order's parts do not add up to its total: park it, or post the difference as an
     adjustment line (items.adjustment_item_id)."""
+    addresses: Literal["order", "customer"] = "order"
+    """Bill-to and ship-to of invoices and credit memos: "order" = the order's own billing and
+    shipping address, phone and e-mail, as one Intacct CONTACT per distinct address (created
+    once, never changed); "customer" = none sent, Intacct uses the customer's own contacts."""
+
+    @field_validator("transaction_definition")
+    @classmethod
+    def _posts_to_ar(cls, value: str) -> str:
+        if value.strip().lower() in _NOT_AR:
+            raise ValueError(
+                f"'{value}' does not post to Accounts Receivable, so no payment could ever be applied to it: use a "
+                'definition that does (e.g. "Sales Invoice"); convert orders to invoices in Intacct if you need '
+                "Sales Orders as well"
+            )
+        return value
 
     @model_validator(mode="after")
     def _due(self) -> InvoiceSettings:
@@ -156,10 +178,16 @@ class ItemSettings(_Section):
     discount_item_id: _Id = "DISCOUNT"
     adjustment_item_id: _Id | None = None
     """Item of amount-only refund lines and of total adjustments (total_mismatch=adjust)."""
-    fee_item_id: _Id | None = None
-    """Item for fee lines without SKU (WooCommerce fees, BigCommerce gift wrapping)."""
+    fee_item_id: _Id | None = "FEE"
+    """Item for fee lines without SKU (WooCommerce fees, BigCommerce fees and gift wrapping);
+    null = such lines follow `no_sku`."""
     tax_subtotal: _Id = "Tax"
-    """Description of the tax subtotal on the transaction definitions."""
+    """Description of the tax subtotal on the transaction definitions (every tax not mapped by
+    `tax_subtotals`)."""
+    tax_subtotals: dict[_Id, _Id] = Field(default_factory=dict)
+    """Channel tax title or code (Shopify `title`, WooCommerce `label` or `rate_code`, BigCommerce
+    `name`; case-insensitive) -> the description of the subtotal it posts to: one subtotal per
+    jurisdiction (GST, PST). Each description must exist on the transaction definitions."""
     sku_map: dict[str, _Id] = Field(default_factory=dict)
     """Exact SKU -> Intacct ITEMID."""
     sku_patterns: tuple[SkuPattern, ...] = ()

@@ -139,6 +139,23 @@ def _contact_ref(ctx: Ctx, el: Element | None, block: str) -> str | None:
     return name
 
 
+SNAPSHOT_FIELDS = ("CONTACTNAME", "PRINTAS", "COMPANYNAME", "FIRSTNAME", "LASTNAME", "PHONE1", "EMAIL1")
+
+
+def contact_snapshot(ctx: Ctx, name: str | None) -> dict[str, Any]:
+    """The document's SHIPTO / BILLTO: the named contact's fields as they are now. Read back as
+    SODOCUMENT `SHIPTO.PRINTAS`, `BILLTO.MAILADDRESS.CITY`... (third-party readers of SODOCUMENT
+    use those names); kept on the document, so a later change of the contact leaves it alone
+    (whether real Intacct copies or reads live is unsure: the product never changes a contact)."""
+    if not name:
+        return {"CONTACTNAME": None}
+    contact = ctx.store.by_name(ctx.company_id, "CONTACT", name) or {}
+    snap = {k: contact.get(k) for k in SNAPSHOT_FIELDS}
+    snap["CONTACTNAME"] = name
+    snap["MAILADDRESS"] = dict(contact.get("MAILADDRESS") or {})
+    return snap
+
+
 def _dim(ctx: Ctx, value: str | None, obj: str, where: str) -> str | None:
     if value is None or value.strip() == "":
         return None
@@ -276,7 +293,7 @@ def _header(ctx: Ctx, doc: dict[str, Any], el: Element) -> None:
         doc["TERM"] = {"NAME": termname}
     for tag in ("shipto", "billto"):
         if el.find(tag) is not None:
-            doc[tag.upper()] = {"CONTACTNAME": _contact_ref(ctx, el.find(tag), tag)}
+            doc[tag.upper()] = contact_snapshot(ctx, _contact_ref(ctx, el.find(tag), tag))
     if el.find("customfields") is not None:
         doc["CUSTOMFIELDS"] = _customfields(el.find("customfields"))
     base = ctx.company.get("base_currency", "USD")
@@ -410,8 +427,8 @@ def create_sotransaction(ctx: Ctx, el: Element) -> Result:
         "CURRENCY": ctx.company.get("base_currency", "USD"),
         "BASECURR": ctx.company.get("base_currency", "USD"),
         "TERM": {"NAME": customer.get("TERMNAME") or ""},
-        "SHIPTO": {"CONTACTNAME": (customer.get("SHIPTO") or {}).get("CONTACTNAME")},
-        "BILLTO": {"CONTACTNAME": (customer.get("BILLTO") or {}).get("CONTACTNAME")},
+        "SHIPTO": contact_snapshot(ctx, (customer.get("SHIPTO") or {}).get("CONTACTNAME")),
+        "BILLTO": contact_snapshot(ctx, (customer.get("BILLTO") or {}).get("CONTACTNAME")),
         "CREATEDFROM": text(el, "createdfrom"),
     }
     if doc["CREATEDFROM"] and ctx.store.by_name(ctx.company_id, "SODOCUMENT", doc["CREATEDFROM"]) is None:

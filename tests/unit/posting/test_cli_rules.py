@@ -110,3 +110,25 @@ def test_unreadable_order_exit_3(tmp_path: Path, settings_file: Path) -> None:
     junk.write_text("{not json")
     assert run(["--settings", str(settings_file), "--order", str(junk), "--channel", "shopify"])[0] == 3
     assert run(["--settings", str(settings_file), "--order", str(junk) + "x", "--channel", "bigcommerce"])[0] == 3
+
+
+def test_dry_run_prints_the_bill_to_and_the_ship_to(settings_file: Path) -> None:
+    code, out, _ = run(
+        [
+            "--settings",
+            str(settings_file),
+            "--order",
+            str(FIXTURES / "shopify/orders_paid_gift_shipped_elsewhere.json"),
+            "--channel",
+            "shopify",
+        ]
+    )
+    assert code == 0
+    assert (
+        "Bill to: Bob Norman, Chestnut Street 92, Louisville, KY, 40202, US, 555-625-1199, "
+        "bob.norman@mail.example.com" in out
+    )
+    assert (
+        "Ship to: Alice Norman, Norman & Daughters, 12 Oak Avenue, Apt 3, Cincinnati, OH, 45202, US, "
+        "+1 513-555-0199, bob.norman@mail.example.com" in out
+    )

@@ -18,6 +18,7 @@ from intacct_sync.posting.mapping import (
     credit_controlid,
     credit_memo_for,
     customer_controlid,
+    document_contacts,
     intacct_total,
     invoice_close_update,
     invoice_controlid,
@@ -31,7 +32,7 @@ from intacct_sync.posting.mapping import (
 )
 from intacct_sync.posting.rules import evaluate
 from intacct_sync.settings import Settings
-from tests.unit.posting.factories import WHEN, D, line, order, settings
+from tests.unit.posting.factories import WHEN, D, address, line, order, settings
 
 S = settings()
 
@@ -82,7 +83,7 @@ def test_row_reference_is_the_order_number() -> None:
 
 def test_row_transaction_definition_is_configurable() -> None:
     assert inv().transaction_type == "Sales Invoice"
-    assert inv(s=settings(invoice={"transaction_definition": "Sales Order"})).transaction_type == "Sales Order"
+    assert inv(s=settings(invoice={"transaction_definition": "Web Invoice"})).transaction_type == "Web Invoice"
 
 
 def test_row_note_is_the_customer_note() -> None:
@@ -92,10 +93,22 @@ def test_row_note_is_the_customer_note() -> None:
     assert len(inv(order(note="y" * 5000)).message or "") == 1000
 
 
-def test_row_bill_to_and_ship_to_are_the_customers_contact() -> None:
-    txn = inv(contact_name="Bob Norman(CWEB-1)")
-    assert txn.bill_to == txn.ship_to == "Bob Norman(CWEB-1)"
-    assert inv().bill_to is None  # Intacct's defaults when the contact is unknown
+def test_row_bill_to_and_ship_to_are_the_orders_own_addresses_not_the_customers_contact() -> None:
+    gift = order().model_copy(update={"shipping_address": address(name="Alice Norman", line1="1 Elm Road")})
+    txn = inv(gift, contact_name="Bob Norman(CWEB-1)")
+    found = document_contacts(gift, S)
+    assert found.bill_to is not None and found.ship_to is not None
+    assert (txn.bill_to, txn.ship_to) == (found.bill_to.contact_name, found.ship_to.contact_name)
+    assert txn.bill_to != txn.ship_to and "Bob Norman(CWEB-1)" not in (txn.bill_to, txn.ship_to)
+    assert found.ship_to.address is not None and found.ship_to.address.line1 == "1 Elm Road"
+
+
+def test_row_customer_contact_only_without_any_address_or_by_setting() -> None:
+    bare = order().model_copy(update={"billing_address": None, "shipping_address": None})
+    assert inv(bare, contact_name="Bob Norman(CWEB-1)").bill_to == "Bob Norman(CWEB-1)"
+    assert inv(bare).bill_to is None  # Intacct's defaults: the customer's own contacts
+    by_customer = settings(invoice={"addresses": "customer"})
+    assert inv(order(), by_customer, contact_name="Bob Norman(CWEB-1)").ship_to == "Bob Norman(CWEB-1)"
 
 
 def test_row_currency_with_daily_rate() -> None:
@@ -384,6 +397,13 @@ def test_update_controlid_is_versioned_by_content() -> None:
     b = invoice_update_for(order([line(price="11.00")]), None, S, customer_id="WEB-1", previous_line_count=1)
     assert invoice_update_controlid(o, a) == invoice_update_controlid(o, a)
     assert invoice_update_controlid(o, a) != invoice_update_controlid(o, b)
+
+
+def test_an_update_back_to_an_earlier_content_gets_a_new_controlid() -> None:
+    o = order()
+    a = invoice_update_for(o, None, S, customer_id="WEB-1", previous_line_count=1)
+    # A (1st update) -> B (2nd) -> A again (3rd): the 3rd is a new operation, not a repeat of the 1st.
+    assert invoice_update_controlid(o, a, 0) != invoice_update_controlid(o, a, 2)
 
 
 def test_close_update_sets_state_closed() -> None:

@@ -34,7 +34,13 @@ def test_empty_settings_are_the_documented_defaults() -> None:
 def test_default_settings_name_only_things_that_exist_in_the_sandbox_seed() -> None:
     items = {i["ITEMID"] for i in SEED["items"]}
     s = DEFAULT_SETTINGS
-    assert {s.items.shipping_item_id, s.items.discount_item_id, s.items.adjustment_item_id} <= items
+    assert {
+        s.items.shipping_item_id,
+        s.items.discount_item_id,
+        s.items.adjustment_item_id,
+        s.items.fee_item_id,
+    } <= items
+    assert s.items.fee_item_id is not None  # fee lines have a default item, like shipping and discounts
     definitions = {d["name"]: d for d in SEED["transaction_definitions"]}
     assert s.invoice.transaction_definition in definitions
     assert s.credit_memo.transaction_definition in definitions
@@ -172,3 +178,10 @@ def test_a_missing_file_is_a_configuration_error(tmp_path: Path) -> None:
 def test_json_numbers_are_read_exactly() -> None:
     s = load_settings('{"rules": [{"name": "big", "when": {"order_total": {"min": 0.1}}, "set": {"class_id": "WEB"}}]}')
     assert str(s.rules[0].when.order_total.min) == "0.1"  # type: ignore[union-attr]
+
+
+def test_a_definition_that_posts_no_ar_record_is_refused_with_the_fix() -> None:
+    for name in ("Sales Order", "sales quote"):
+        exc = error({"invoice": {"transaction_definition": name}})
+        assert "invoice.transaction_definition" in exc.message
+        assert "Accounts Receivable" in exc.message

@@ -31,7 +31,7 @@ from intacct_sync.channels.signatures import DigestEncoding, verify_hmac
 from intacct_sync.models.connection import Connection
 from intacct_sync.models.events import CanonicalEvent
 from intacct_sync.models.money import ZERO, to_decimal
-from intacct_sync.models.order import Address, Channel, Customer
+from intacct_sync.models.order import Address, Channel, Customer, TaxLine
 from intacct_sync.models.text import first_disallowed
 
 # SQS FIFO MessageDeduplicationId: 1-128 printable ASCII characters.
@@ -303,6 +303,23 @@ class Node:
             return None
         return parse_datetime(value, self.at(key), naive_is_utc=naive_is_utc)
 
+    def utc_offset_minutes(self, key: str) -> int | None:
+        """The UTC offset a date-time text states (ISO-8601 `-04:00`, RFC 2822 `-0400`), in
+        minutes; None when the field is missing, naive or not a date (the date itself is read,
+        and refused, by `date_time`)."""
+        value = self.raw.get(key)
+        if not isinstance(value, str) or not value.strip() or len(value) > 64:
+            return None
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError:
+            try:
+                parsed = parsedate_to_datetime(value.strip())
+            except (ValueError, TypeError, IndexError, OverflowError):
+                return None
+        offset = parsed.utcoffset()
+        return None if offset is None else int(offset.total_seconds() // 60)
+
     def obj(self, key: str) -> Node | None:
         """An optional nested object (null, missing and [] -> None)."""
         value = self.raw.get(key)
@@ -475,10 +492,31 @@ def address_from(n: Node | None, fields: AddressFields) -> Address | None:
         "postal_code": n.text(fields.postal_code),
         "country_code": country.upper() if country else None,
         "phone": n.text("phone"),
+        "email": n.text("email"),
     }
     if not any(values.values()):
         return None
     return build(Address, n.path, **values)
+
+
+def tax_lines_from(
+    nodes: list[Node], *, title: str, amounts: tuple[str, ...], code: str | None = None, rate: str | None = None
+) -> tuple[TaxLine, ...]:
+    """A channel's itemised taxes -> one TaxLine per jurisdiction (title and code), amounts summed
+    over `amounts` keys and over repeated entries (BigCommerce lists one per taxed line), in the
+    order first seen. Entries without a title are named by their code, else skipped."""
+    found: dict[tuple[str, str | None], dict[str, Any]] = {}
+    for n in nodes:
+        code_value = n.text(code, max_len=255) if code else None
+        name = n.text(title, max_len=255) or code_value
+        if not name:
+            continue
+        amount = sum((n.opt_decimal(k) for k in amounts), ZERO)
+        entry = found.setdefault((name, code_value), {"title": name, "code": code_value, "amount": ZERO, "at": n.path})
+        entry["amount"] += amount
+        if rate and entry.get("rate") is None and n.get(rate) is not None:
+            entry["rate"] = n.opt_decimal(rate)
+    return tuple(build(TaxLine, v.pop("at"), **v) for v in found.values())
 
 
 def customer_from_billing(

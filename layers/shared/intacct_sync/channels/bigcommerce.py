@@ -2,7 +2,9 @@
 
 Callbacks are ID-only (`{scope, store_id, data:{type,id,...}, hash, created_at, producer}`), so
 the webhook yields an `OrderReference` and the consumer fetches the order, then calls
-`order_events(order, products, shipping_addresses, transactions, connection=...)`. Handled scopes:
+`order_events(order, products, shipping_addresses, transactions, connection=..., taxes_json=...,
+refunds_json=...)`: the order, its payments and its refunds (a refund/created callback reaches
+Intacct this way, as the refund the API shows). Handled scopes:
 store/order/created, updated, archived, statusUpdated, refund/created, transaction/created,
 transaction/updated; other scopes yield nothing.
 
@@ -48,6 +50,7 @@ from intacct_sync.channels.base import (
     load_json_object,
     now_seconds,
     state_digest,
+    tax_lines_from,
 )
 from intacct_sync.channels.errors import InvalidPayload, WebhookSecretMissing
 from intacct_sync.channels.signatures import (
@@ -62,6 +65,7 @@ from intacct_sync.models.events import (
     OrderEvent,
     OrderReferenceEvent,
     PaymentEvent,
+    RefundEvent,
 )
 from intacct_sync.models.money import ZERO
 from intacct_sync.models.order import (
@@ -103,7 +107,11 @@ SPEC: Final = ChannelSpec(
 )
 
 INCOMPLETE: Final = 0
-"""Status id of an abandoned checkout: the only status not placed by default (DESIGN §1)."""
+"""Status id of an abandoned checkout (DESIGN §1)."""
+DECLINED: Final = 6
+"""Status id of an order whose payment was declined (WooCommerce's `failed`)."""
+NOT_PLACED: Final = frozenset({INCOMPLETE, DECLINED})
+"""Statuses not invoiced by default; a connection's `placed_statuses` replaces the rule."""
 
 _STATUS: Final = {
     0: OrderStatus.ABANDONED,  # Incomplete
@@ -256,15 +264,19 @@ def parse_order(
     shipping_addresses_json: object,
     *,
     connection: Connection,
+    taxes_json: object = None,
 ) -> Order:
-    """GET v2/orders/{id}, its /products and /shipping_addresses -> canonical Order.
+    """GET v2/orders/{id}, its /products, /shipping_addresses and /taxes -> canonical Order.
 
     Inputs are decoded JSON (json.loads; floats are read via str, Decimals taken as they are).
-    Transactions become Payment events in `order_events`. Raises InvalidPayload.
+    `/taxes` (one entry per taxed line and jurisdiction) gives the tax per jurisdiction, summed
+    by `name`. Transactions become Payment events in `order_events`. Raises InvalidPayload.
     """
     n = _root(order_json, "order")
     order_id = n.id("id")
-    currency = (n.text("currency_code") or n.required_text("default_currency_code")).upper()
+    # The transactional currency (what the amounts are in and the shopper pays in), not the
+    # display currency `currency_code` (orders.v2: "can be different from the transactional").
+    currency = (n.text("default_currency_code") or n.required_text("currency_code")).upper()
     created_at = n.date_time("date_created")
     inclusive = n.flag("is_tax_inclusive_pricing")
     suffix = "inc_tax" if inclusive else "ex_tax"
@@ -396,6 +408,8 @@ def parse_order(
         cancelled_at=updated_at if status_id == 5 else None,
         placed=_placed(status_id, status_name, connection),
         gateway=n.text("payment_method", max_len=255),
+        tax_lines=tax_lines_from(_items(taxes_json, "taxes"), title="name", rate="rate", amounts=("line_amount",)),
+        utc_offset_minutes=n.utc_offset_minutes("date_created"),
     )
 
 
@@ -403,7 +417,7 @@ def _placed(status_id: int | None, status_name: str | None, connection: Connecti
     if connection.placed_statuses is not None:
         allowed = {s.lower() for s in connection.placed_statuses}
         return (status_name or "").lower() in allowed or str(status_id) in allowed
-    return status_id != INCOMPLETE
+    return status_id not in NOT_PLACED
 
 
 ADDRESS = AddressFields(line1="street_1", line2="street_2", postal_code="zip", country="country_iso2")
@@ -485,13 +499,17 @@ def order_events(
     *,
     connection: Connection,
     topic: str = "store/order/updated",
+    taxes_json: object = None,
+    refunds_json: object = None,
 ) -> list[CanonicalEvent]:
-    """The consumer's follow-up fetch -> Order event + Payment events (+ Cancellation).
+    """The consumer's follow-up fetch -> Order event + Payment and Refund events (+ Cancellation).
 
     Order event id: bigcommerce:<connection>:order:<order id>:<date_modified>:<state digest>;
-    payments: the transaction id; cancellation: the order id.
+    payments: the transaction id; refunds: the refund id; cancellation: the order id.
     """
-    order = parse_order(order_json, products_json, shipping_addresses_json, connection=connection)
+    order = parse_order(
+        order_json, products_json, shipping_addresses_json, connection=connection, taxes_json=taxes_json
+    )
     base: dict[str, Any] = {"connection_id": connection.id, "channel": CHANNEL, "topic": topic}
     events: list[CanonicalEvent] = [
         build(
@@ -523,6 +541,18 @@ def order_events(
                 payload=payment,
             )
         )
+    for refund in refunds_from(refunds_json, order, connection):
+        events.append(
+            build(
+                RefundEvent,
+                "event",
+                **base,
+                event_id=event_id(CHANNEL, connection.id, "refund", refund.refund_id),
+                occurred_at=refund.processed_at,
+                updated_at=refund.processed_at,
+                payload=refund,
+            )
+        )
     if order.status is OrderStatus.CANCELLED:
         cancellation = build(
             Cancellation,
@@ -548,31 +578,45 @@ def order_events(
 
 
 def parse_refund(refund_json: object, order: Order, connection: Connection) -> Refund:
-    """v3 GET /orders/{id}/payment_actions/refunds/{refund id} (`data`, or its content) ->
-    Refund. Item amounts are `requested_amount` when given; PRODUCT items map to order lines,
-    SHIPPING items to shipping_amount."""
+    """v3 /orders/{id}/payment_actions/refunds[...] (one refund: `data`, or its content) -> Refund.
+
+    `total_amount` is the money returned (tax included) and `total_tax` the tax in it. PRODUCT
+    items map to their order line (`item_id` = order product id): `requested_amount` when given,
+    else the refunded `quantity` at the line's unit price (BigCommerce sends null for a refund by
+    quantity). SHIPPING and HANDLING items become `shipping_amount` (null = the whole charge),
+    FEE items their fee line; GIFT_WRAPPING and ORDER (amount-only) items are left to the credit
+    memo's adjustment line. `total_tax` is spread over the refunded lines by amount (the API gives
+    it only in total). Amounts are tax-inclusive in a tax-inclusive order, like its lines.
+    """
     root = refund_json.get("data", refund_json) if isinstance(refund_json, dict) else refund_json
     n = _root(root, "refund")
-    skus = {line.line_id: line.sku for line in order.lines}
-    lines = []
+    by_id = {line.line_id: line for line in order.lines}
+    lines: list[dict[str, Any]] = []
     shipping = ZERO
     for item in n.objects("items"):
         item_type = (item.text("item_type") or "").upper()
-        amount = item.opt_decimal("requested_amount")
-        if item_type == "SHIPPING":
-            shipping += amount
-        elif item_type == "PRODUCT":
-            line_id = item.id("item_id")
-            lines.append(
-                build(
-                    RefundLine,
-                    item.path,
-                    line_id=line_id,
-                    sku=skus.get(line_id),
-                    quantity=item.opt_decimal("quantity"),
-                    amount=amount,
-                )
-            )
+        requested = item.get("requested_amount")
+        given = None if requested is None or requested == "" else item.decimal("requested_amount")
+        if item_type in ("SHIPPING", "HANDLING"):
+            handling = item_type == "HANDLING"
+            whole = sum((s.price for s in order.shipping_lines if (s.code == "handling") == handling), ZERO)
+            shipping += whole if given is None else given
+        elif item_type in ("PRODUCT", "FEE"):
+            line_id = item.id("item_id") if item_type == "PRODUCT" else f"fee-{item.id('item_id')}"
+            line = by_id.get(line_id)
+            quantity = item.opt_decimal("quantity", Decimal(1) if item_type == "FEE" else ZERO)
+            if given is not None:
+                amount = given
+            elif line is not None and line.quantity:
+                amount = line.subtotal / line.quantity * quantity
+            else:
+                amount = ZERO  # nothing to price it by: the adjustment line takes it
+            sku = line.sku if line else None
+            lines.append({"line_id": line_id, "sku": sku, "quantity": quantity, "amount": amount, "at": item.path})
+    total_tax = n.opt_decimal("total_tax")
+    weights = [abs(line["amount"]) for line in lines]
+    base = sum(weights, ZERO)
+    taxes = [total_tax * w / base if base else ZERO for w in weights]
     return build(
         Refund,
         n.path,
@@ -582,11 +626,23 @@ def parse_refund(refund_json: object, order: Order, connection: Connection) -> R
         order_id=n.opt_id("order_id") or order.order_id,
         amount=n.decimal("total_amount"),
         currency=order.currency,
-        lines=tuple(lines),
+        lines=tuple(build(RefundLine, line.pop("at"), **line, tax=tax) for line, tax in zip(lines, taxes, strict=True)),
         shipping_amount=shipping,
         reason=n.text("reason"),
         processed_at=n.opt_date_time("created"),
     )
+
+
+def refunds_from(refunds_json: object, order: Order, connection: Connection) -> list[Refund]:
+    """v3 /orders/{id}/payment_actions/refunds -> Refunds, leaving out those whose every refund
+    payment the provider declined (no money went back)."""
+    refunds = []
+    for r in _items(refunds_json, "refunds"):
+        payments = r.objects("payments")
+        if payments and all(p.flag("is_declined") for p in payments):
+            continue
+        refunds.append(parse_refund(r.raw, order, connection))
+    return refunds
 
 
 ADAPTER: Final = BigCommerceAdapter()

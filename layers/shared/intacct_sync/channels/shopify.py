@@ -40,6 +40,7 @@ from intacct_sync.channels.base import (
     event_id,
     is_placed,
     load_json_object,
+    tax_lines_from,
 )
 from intacct_sync.channels.errors import InvalidPayload
 from intacct_sync.models.connection import Connection
@@ -64,6 +65,7 @@ from intacct_sync.models.order import (
     Refund,
     RefundLine,
     ShippingLine,
+    TaxLine,
 )
 
 CHANNEL: Final = "shopify"
@@ -235,7 +237,8 @@ def _order(n: Node, connection: Connection) -> Order:
     billing = _address(n.obj("billing_address"))
     shipping = _address(n.obj("shipping_address"))
 
-    lines = tuple(_line(item) for item in n.objects("line_items"))
+    refunded = _refunded_quantities(n)
+    lines = tuple(_line(item, refunded) for item in n.objects("line_items"))
     shipping_lines = tuple(_shipping_line(item) for item in n.objects("shipping_lines"))
     discounts = _discounts(n)
 
@@ -267,6 +270,8 @@ def _order(n: Node, connection: Connection) -> Order:
         processed_at=n.opt_date_time("processed_at"),
         updated_at=n.opt_date_time("updated_at") or created_at,
         currency=currency,
+        presentment_currency=(n.text("presentment_currency") or currency).upper(),
+        presentment_total=_set_amount(n.obj("total_price_set"), "presentment_money"),
         customer=_customer(n, customer_node, billing, shipping),
         billing_address=billing,
         shipping_address=shipping,
@@ -288,13 +293,28 @@ def _order(n: Node, connection: Connection) -> Order:
         placed=is_placed(n.text("financial_status"), connection, lambda _status: True),
         gateway=_gateway(n),
         test=n.flag("test"),
+        tax_lines=_jurisdictions(n),
+        # The placed time's own offset: Shopify writes times in the shop's time zone.
+        utc_offset_minutes=n.utc_offset_minutes("processed_at" if n.get("processed_at") else "created_at"),
     )
 
 
-def _set_amount(money_set: Node | None) -> Decimal | None:
+def _jurisdictions(n: Node) -> tuple[TaxLine, ...]:
+    """The order's `tax_lines[]` (one per tax title and rate, summed over lines and shipping);
+    when a payload lacks them, the lines' and shipping lines' own `tax_lines[]`."""
+    found = tax_lines_from(n.objects("tax_lines"), title="title", rate="rate", amounts=("price",))
+    if found:
+        return found
+    parts = [*n.objects("line_items"), *n.objects("shipping_lines")]
+    return tax_lines_from(
+        [t for part in parts for t in part.objects("tax_lines")], title="title", rate="rate", amounts=("price",)
+    )
+
+
+def _set_amount(money_set: Node | None, which: str = "shop_money") -> Decimal | None:
     if money_set is None:
         return None
-    shop = money_set.obj("shop_money")
+    shop = money_set.obj(which)
     return None if shop is None else shop.decimal("amount")
 
 
@@ -343,10 +363,31 @@ def _tax_lines(n: Node) -> Decimal:
     return sum((t.decimal("price") for t in n.objects("tax_lines")), ZERO)
 
 
-def _line(n: Node) -> OrderLine:
-    quantity = n.decimal("quantity")
+def _refunded_quantities(n: Node) -> dict[str, Decimal]:
+    """Units of each line in the order's refunds (credited by their own credit memos)."""
+    units: dict[str, Decimal] = {}
+    for refund in n.objects("refunds"):
+        for item in refund.objects("refund_line_items"):
+            line_id = item.id("line_item_id")
+            units[line_id] = units.get(line_id, ZERO) + item.opt_decimal("quantity")
+    return units
+
+
+def _line(n: Node, refunded: Mapping[str, Decimal]) -> OrderLine:
+    """The line as the order now stands: `current_quantity` (REST 2024-01+, after removals by
+    order edits) plus the units refunded, which stay on the invoice and are credited by the
+    refund's credit memo. Removed units leave the invoice with their share of the line's
+    discount and tax."""
+    ordered = n.decimal("quantity")
+    quantity = ordered
+    if n.has("current_quantity"):
+        quantity = min(ordered, n.decimal("current_quantity") + refunded.get(n.id("id"), ZERO))
+    share = quantity / ordered if ordered else ZERO
     price = n.decimal("price")
     discount = _allocations(n) if n.has("discount_allocations") else n.opt_decimal("total_discount")
+    tax = _tax_lines(n)
+    if quantity != ordered:
+        discount, tax = discount * share, tax * share
     return build(
         OrderLine,
         n.path,
@@ -360,7 +401,7 @@ def _line(n: Node) -> OrderLine:
         unit_price=price,
         subtotal=price * quantity,
         discount=discount,
-        tax=_tax_lines(n),
+        tax=tax,
         taxable=n.flag("taxable", True),
     )
 
@@ -478,8 +519,9 @@ def _refund(n: Node, connection: Connection, *, order_currency: str | None) -> R
                 line_id=item.id("line_item_id"),
                 sku=line.text("sku") if line is not None else None,
                 quantity=quantity,
-                amount=item.opt_decimal("subtotal", fallback),
-                tax=item.opt_decimal("total_tax"),
+                # Shop money (the invoice's currency); the plain fields are the fallback.
+                amount=_shop(item, "subtotal", fallback),
+                tax=_shop(item, "total_tax", ZERO),
             )
         )
 
@@ -489,7 +531,7 @@ def _refund(n: Node, connection: Connection, *, order_currency: str | None) -> R
     else:
         # order_adjustments amounts are negative for money going back to the customer.
         shipping = -sum(
-            (a.decimal("amount") for a in n.objects("order_adjustments") if a.text("kind") == "shipping_refund"),
+            (_shop(a, "amount", ZERO) for a in n.objects("order_adjustments") if a.text("kind") == "shipping_refund"),
             ZERO,
         )
 
@@ -508,6 +550,12 @@ def _refund(n: Node, connection: Connection, *, order_currency: str | None) -> R
         reason=n.text("note"),
         processed_at=n.opt_date_time("processed_at") or n.opt_date_time("created_at"),
     )
+
+
+def _shop(n: Node, field: str, fallback: Decimal) -> Decimal:
+    """`<field>_set.shop_money.amount`, else `<field>`, else `fallback`."""
+    shop = _set_amount(n.obj(f"{field}_set"))
+    return shop if shop is not None else n.opt_decimal(field, fallback)
 
 
 def _set_currency(money_set: Node | None) -> str | None:

@@ -29,6 +29,7 @@ replayed deletion is a duplicate; the consumer confirms it through the API befor
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Final
 
@@ -47,6 +48,7 @@ from intacct_sync.channels.base import (
     is_placed,
     load_json_object,
     state_digest,
+    tax_lines_from,
 )
 from intacct_sync.models.connection import Connection
 from intacct_sync.models.events import (
@@ -317,7 +319,29 @@ def _order(n: Node, connection: Connection) -> Order:
         cancelled_at=updated_at if status == "cancelled" else None,
         placed=is_placed(status, connection, lambda s: (s or "") not in NOT_PLACED),
         gateway=n.text("payment_method", max_len=255) or n.text("payment_method_title", max_len=255),
+        tax_lines=tax_lines_from(
+            n.objects("tax_lines"),
+            title="label",
+            code="rate_code",
+            rate="rate_percent",
+            amounts=("tax_total", "shipping_tax_total"),
+        ),
+        utc_offset_minutes=_store_offset(n),
     )
+
+
+def _store_offset(n: Node) -> int | None:
+    """The store's UTC offset when the order was placed: `date_created` (site-local, no offset)
+    minus `date_created_gmt`, to the quarter hour; None when either is missing or odd."""
+    local, gmt = n.get("date_created"), n.get("date_created_gmt")
+    if not isinstance(local, str) or not isinstance(gmt, str):
+        return None
+    try:
+        delta = datetime.fromisoformat(local.strip()) - datetime.fromisoformat(gmt.strip())
+    except (ValueError, TypeError):
+        return None  # aware/naive mix or not a date: the _gmt field alone dates the order
+    minutes = round(delta.total_seconds() / 900) * 15
+    return minutes if abs(minutes) <= 14 * 60 else None
 
 
 def _financial(status: str, date_paid: object, refunded: Decimal, total: Decimal) -> FinancialStatus:

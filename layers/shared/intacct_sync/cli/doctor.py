@@ -32,7 +32,7 @@ from intacct_sync.models.connection import Connection
 from intacct_sync.retry import Backoff, Deadline
 from intacct_sync.settings import DEFAULT_SETTINGS, Settings, load_settings
 
-Status = Literal["ok", "FAIL", "skip"]
+Status = Literal["ok", "FAIL", "warn", "skip"]
 
 BATCH = 50
 """Functions per Intacct request (the gateway accepts up to 100)."""
@@ -102,8 +102,11 @@ class Report:
         return [c for c in self.checks if c.status == "FAIL"]
 
     def summary(self) -> str:
-        count = {s: sum(c.status == s for c in self.checks) for s in ("ok", "FAIL", "skip")}
-        return f"{len(self.checks)} checks: {count['ok']} ok, {count['FAIL']} failed, {count['skip']} not checked"
+        count = {s: sum(c.status == s for c in self.checks) for s in ("ok", "FAIL", "warn", "skip")}
+        warned = f", {count['warn']} warning(s)" if count["warn"] else ""
+        return (
+            f"{len(self.checks)} checks: {count['ok']} ok, {count['FAIL']} failed{warned}, {count['skip']} not checked"
+        )
 
 
 # --- inputs ----------------------------------------------------------------------------------
@@ -504,16 +507,41 @@ def check_accounts(
 # --- channels --------------------------------------------------------------------------------
 
 
-def check_connection(report: Report, label: str, load: Callable[[], Connection | None], deadline: Deadline) -> None:
+def check_numbering(report: Report, settings: Settings, connection_ids: Sequence[str]) -> None:
+    """Two stores whose documents would get the same numbers: the second store's colliding order
+    is parked at posting (never adopted); say so before the first collision."""
+    for what, numbering in (("invoice", settings.invoice.numbering), ("credit_memo", settings.credit_memo.numbering)):
+        if numbering.mode != "order_number" or len(connection_ids) < 2:
+            continue
+        by_prefix: dict[str, list[str]] = {}
+        for cid in connection_ids:
+            by_prefix.setdefault(numbering.prefix_for(cid), []).append(cid)
+        shared = {prefix: ids for prefix, ids in by_prefix.items() if len(ids) > 1}
+        if shared:
+            groups = "; ".join(f"{', '.join(sorted(ids))} use prefix '{p}'" for p, ids in sorted(shared.items()))
+            report.add(
+                "warn",
+                f"{what} numbers per store",
+                f"{groups}: two of their orders with the same number cannot both be posted",
+                f"Set {what}.numbering.prefix_by_connection so each store has its own prefix (e.g. "
+                f'{{"{sorted(next(iter(shared.values())))[1]}": "B-"}}).',
+            )
+        else:
+            report.add("ok", f"{what} numbers per store", "each store has its own prefix")
+
+
+def check_connection(
+    report: Report, label: str, load: Callable[[], Connection | None], deadline: Deadline
+) -> Connection | None:
     name = f"connection {label}"
     try:
         connection = load()
     except SyncError as exc:
         report.error(name, exc)
-        return
+        return None
     if connection is None:
         report.add("FAIL", name, "its secret disappeared while the doctor ran", "Run the doctor again.")
-        return
+        return None
     name = f"connection {connection.id} ({connection.channel} {connection.store})"
     try:
         client = client_for(connection, backoff=Backoff(base_s=0.25, cap_s=2.0, max_attempts=3), read_timeout_s=20)
@@ -538,6 +566,7 @@ def check_connection(report: Report, label: str, load: Callable[[], Connection |
         report.error(name, exc)
     else:
         report.add("ok", name, f"API credentials accepted ({len(hooks)} webhook subscription(s))")
+    return connection
 
 
 # --- main ------------------------------------------------------------------------------------
@@ -593,8 +622,9 @@ def run(inputs: Inputs, out: TextIO, *, timeout_s: float = 120.0) -> Report:
             f"none found ({inputs.connections_source})",
             "Create one secret per store (README 'Channel setup').",
         )
-    for label, load in inputs.connections:
-        check_connection(report, label, load, deadline)
+    loaded = [check_connection(report, label, load, deadline) for label, load in inputs.connections]
+    if settings is not None:
+        check_numbering(report, settings, [c.id for c in loaded if c is not None])
 
     print(report.summary(), file=out)
     return report

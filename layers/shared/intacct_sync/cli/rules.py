@@ -2,9 +2,10 @@
 
     python -m intacct_sync.cli.rules --settings settings.json --order order.json --channel shopify [--connection ID]
 
-Prints which rules applied and why every other rule did not, the customer match, and the
+Prints which rules applied and why every other rule did not, the customer match, the
 invoice the sync would create (lines with item, warehouse, location, department, class;
-subtotals; the total as Intacct computes it next to the channel's total).
+subtotals; the total as Intacct computes it next to the channel's total), and its bill-to and
+ship-to (name, company, address, phone, e-mail, and the contact named).
 
 `--order` is the channel's order JSON: a Shopify order (webhook body or REST `order`), a
 WooCommerce order, or for BigCommerce the bundle `{"order": ..., "products": [...],
@@ -28,8 +29,9 @@ from intacct_sync.errors import ConfigurationError, PermanentError
 from intacct_sync.intacct.documents import SalesTransaction
 from intacct_sync.models.connection import Connection
 from intacct_sync.models.order import Channel, Order
+from intacct_sync.posting.contacts import OrderContacts
 from intacct_sync.posting.customers import customer_id_for, match_key
-from intacct_sync.posting.mapping import intacct_total, invoice_for
+from intacct_sync.posting.mapping import document_contacts, intacct_total, invoice_for
 from intacct_sync.posting.rules import RuleOutcome, evaluate
 from intacct_sync.settings import Settings, load_settings_file
 
@@ -141,8 +143,22 @@ def run(settings: Settings, order: Order, out: TextIO) -> int:
                 f"else created as {customer_id}",
                 file=out,
             )
+    describe_parties(document_contacts(order, settings), out)
     txn = invoice_for(order, settings, customer_id=customer_id, outcome=outcome)
     return 0 if describe_invoice(txn, order, out) else 1
+
+
+def describe_parties(found: OrderContacts, out: TextIO) -> None:
+    """Bill-to and ship-to as the invoice names them (the contact, created if new)."""
+    for label, contact in (("Bill to", found.bill_to), ("Ship to", found.ship_to)):
+        if contact is None:
+            print(f"{label}: the customer's own contact (the order has no address)", file=out)
+            continue
+        a = contact.address
+        place = ", ".join(p for p in (a.line1, a.line2, a.city, a.state, a.zip, a.country_code) if p) if a else ""
+        bits = [b for b in (contact.company_name, place, contact.phone, contact.email) if b]
+        print(f"{label}: {contact.print_as}" + (f", {', '.join(bits)}" if bits else ""), file=out)
+        print(f"  contact {contact.contact_name!r}", file=out)
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:

@@ -15,7 +15,9 @@ from datetime import date
 from decimal import Decimal
 
 from intacct_sync.intacct.documents import (
+    Address,
     ArPayment,
+    Contact,
     CustomerRecord,
     SalesLine,
     SalesTransaction,
@@ -201,16 +203,7 @@ def create_customer(customer: CustomerRecord, *, controlid: str) -> Function:
     _opt(dc, "LASTNAME", c.last_name)
     _opt(dc, "PHONE1", c.phone)
     _opt(dc, "EMAIL1", c.email)
-    if c.address is not None:
-        a = c.address
-        addr = sub(dc, "MAILADDRESS")
-        _opt(addr, "ADDRESS1", a.line1)
-        _opt(addr, "ADDRESS2", a.line2)
-        _opt(addr, "CITY", a.city)
-        _opt(addr, "STATE", a.state)
-        _opt(addr, "ZIP", a.zip)
-        _opt(addr, "COUNTRY", a.country)
-        _opt(addr, "COUNTRYCODE", a.country_code)
+    _mail_address(dc, c.address)
     sub(cust, "STATUS", customer.status)
     _opt(cust, "TERMNAME", customer.term_name)
     if customer.ship_to_contact is not None:
@@ -218,6 +211,37 @@ def create_customer(customer: CustomerRecord, *, controlid: str) -> Function:
     if customer.bill_to_contact is not None:
         sub(sub(cust, "BILLTO"), "CONTACTNAME", customer.bill_to_contact)
     return Function("create", controlid, el, write=True, object="CUSTOMER")
+
+
+def _mail_address(parent: ET.Element, a: Address | None) -> None:
+    if a is None:
+        return
+    addr = sub(parent, "MAILADDRESS")
+    _opt(addr, "ADDRESS1", a.line1)
+    _opt(addr, "ADDRESS2", a.line2)
+    _opt(addr, "CITY", a.city)
+    _opt(addr, "STATE", a.state)
+    _opt(addr, "ZIP", a.zip)
+    _opt(addr, "COUNTRY", a.country)
+    _opt(addr, "COUNTRYCODE", a.country_code)
+
+
+def create_contact(contact: Contact, *, controlid: str) -> Function:
+    """Generic `create` of a CONTACT (CONTACTNAME and PRINTAS required; the official SDK's
+    `ContactCreate` order). A bill-to / ship-to a document names with `<contactname>`."""
+    if not contact.contact_name:
+        raise ValueError("a CONTACT create needs a contact name")
+    el = ET.Element("create")
+    c = sub(el, "CONTACT")
+    sub(c, "CONTACTNAME", contact.contact_name)
+    sub(c, "PRINTAS", contact.print_as)
+    _opt(c, "COMPANYNAME", contact.company_name)
+    _opt(c, "FIRSTNAME", contact.first_name)
+    _opt(c, "LASTNAME", contact.last_name)
+    _opt(c, "PHONE1", contact.phone)
+    _opt(c, "EMAIL1", contact.email)
+    _mail_address(c, contact.address)
+    return Function("create", controlid, el, write=True, object="CONTACT")
 
 
 def create_ar_payment(payment: ArPayment, *, controlid: str) -> Function:

@@ -111,6 +111,9 @@ class Address(Frozen):
     postal_code: str | None = None
     country_code: CountryCode | None = None
     phone: str | None = None
+    email: str | None = None
+    """The address's own e-mail where the channel gives one (WooCommerce billing, BigCommerce
+    billing and shipping addresses); the order's e-mail is `Customer.email`."""
 
 
 class Customer(Frozen):
@@ -169,6 +172,20 @@ class Discount(Frozen):
     """True when the amount is already inside line/shipping `discount` fields."""
 
 
+class TaxLine(Frozen):
+    """One tax jurisdiction of the order, as the channel itemises it (Shopify order `tax_lines[]`,
+    WooCommerce `tax_lines[]`, BigCommerce `/orders/{id}/taxes` summed by name)."""
+
+    title: str
+    """The channel's name for the tax (Shopify `title`, WooCommerce `label`, BigCommerce `name`)."""
+    code: str | None = None
+    """The channel's code for it where it has one (WooCommerce `rate_code`, e.g. CA-BC-PST-1)."""
+    rate: Decimal | None = None
+    """As the channel states it (Shopify a fraction 0.05, WooCommerce a percentage 5); informational."""
+    amount: Money
+    """Tax of this jurisdiction on the whole order (lines and shipping)."""
+
+
 class TotalsCheck(Frozen):
     """Result of `Order.check_totals`: what the parts add up to next to what the channel says."""
 
@@ -202,6 +219,13 @@ class Order(Frozen):
     """When the order was placed, if the channel distinguishes it from created_at (invoice date)."""
     updated_at: UtcDatetime
     currency: CurrencyCode
+    """The currency of every amount of the order and of its invoice: the shop's (Shopify
+    `currency`), the transactional one (BigCommerce `default_currency_code`)."""
+    presentment_currency: CurrencyCode | None = None
+    presentment_total: Money | None = None
+    """What the customer saw and paid in, when the channel states it apart (Shopify
+    `presentment_currency`, `total_price_set.presentment_money`): payments and refunds made in
+    it are converted at the order's own rate (see `posting.currency`)."""
     customer: Customer
     billing_address: Address | None = None
     shipping_address: Address | None = None
@@ -226,6 +250,13 @@ class Order(Frozen):
     """Counts as a placed order (DESIGN §1): abandoned checkouts are not."""
     gateway: str | None = None
     test: bool = False
+    tax_lines: tuple[TaxLine, ...] = ()
+    """The order's tax per jurisdiction when the channel itemises it (their sum is about
+    `total_tax`; the mapping splits the rounded `total_tax` by them)."""
+    utc_offset_minutes: int | None = None
+    """The UTC offset the channel stated the order's placed time in (Shopify `created_at`'s
+    offset, WooCommerce `date_created` minus `date_created_gmt`, BigCommerce's RFC 2822 zone):
+    the invoice is dated in it unless `invoice.timezone` is set. None when unknown."""
 
     def check_totals(self) -> TotalsCheck:
         """Add the parts up and compare with `total`, to the currency's minor unit.

@@ -195,6 +195,21 @@ def _address(address: Address | None) -> IntacctAddress | None:
     )
 
 
+def clean(value: str | None) -> str | None:
+    """Whitespace collapsed (NFKC); None when nothing is left."""
+    return _clean(value)
+
+
+def split_name(full: str | None) -> tuple[str | None, str | None]:
+    """A full name as (first, last): the last word is the last name."""
+    return _split(full)
+
+
+def intacct_address(address: Address | None) -> IntacctAddress | None:
+    """A canonical address as an Intacct MAILADDRESS (country name and ISO code)."""
+    return _address(address)
+
+
 def customer_record(order: Order, key: CustomerKey, customer_id: str) -> CustomerRecord:
     """The CUSTOMER to create: name, display contact (first/last, company, e-mail, phone and
     the billing address, else the shipping address, as MAILADDRESS).

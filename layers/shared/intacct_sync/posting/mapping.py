@@ -28,8 +28,16 @@ Intacct keeps 2 decimal places, so an amount in a 3-decimal currency (KWD, BHD) 
 whole cent cannot be posted exactly: PermanentError rather than a silently different total.
 
 **Dates.** The invoice date is the order's placed time (`processed_at`, else `created_at`) in the
-time zone of `invoice.timezone` (default UTC): the canonical order keeps UTC only, so the
-merchant's zone is a setting. Receipt dates and credit memo dates follow the same rule.
+time zone of `invoice.timezone` when it is set; by default (null) at the UTC offset the channel's
+own timestamp carried (`Order.utc_offset_minutes`: the shop's or store's zone when the order was
+placed), else UTC. Credit memo dates follow the same rule with the order's offset; receipt dates
+with the offset the poster passes (`payment_for(utc_offset_minutes=...)`).
+
+**Tax.** The tax is one subtotal (`items.tax_subtotal`) unless the channel itemises it per
+jurisdiction (`Order.tax_lines`) and `items.tax_subtotals` maps a jurisdiction's title or code
+to another subtotal: the rounded tax is then split over the jurisdictions by their amounts, each
+share posted to its mapped subtotal (unmapped ones to `items.tax_subtotal`), so the subtotals
+add up to the order's tax to the cent. Credit memos split their tax the same way.
 
 **Limits assumed** (Intacct does not document them; longer values are shortened with a hash so
 they stay distinct): document number 45 characters, ARPYMT DOCNUMBER 30, line memo 400, message
@@ -42,7 +50,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Final, Literal
 from zoneinfo import ZoneInfo
@@ -58,8 +66,9 @@ from intacct_sync.intacct.documents import (
 )
 from intacct_sync.intacct.wire import MAX_CONTROLID
 from intacct_sync.models.money import ZERO, minor_units, quantize_money
-from intacct_sync.models.order import Order, OrderLine, Payment, Refund
+from intacct_sync.models.order import Order, OrderLine, Payment, Refund, TaxLine
 from intacct_sync.models.text import clean_text
+from intacct_sync.posting.contacts import OrderContacts, contacts_for
 from intacct_sync.posting.rules import LineValues, RuleOutcome, evaluate, glob_matches
 from intacct_sync.settings import ItemOverrides, ItemSettings, Numbering, Settings
 
@@ -149,9 +158,18 @@ def update_version(update: SalesTransactionUpdate) -> str:
     return _short_hash(repr(update), 16)
 
 
-def invoice_update_controlid(order: Order, update: SalesTransactionUpdate) -> str:
-    """controlid of an invoice update: each distinct update runs once."""
-    return _controlid("so-upd", order.connection_id, order.order_id, update_version(update))
+def invoice_update_controlid(
+    order: Order, update: SalesTransactionUpdate, sequence: int = 0, document: str | None = None
+) -> str:
+    """controlid of an invoice update: the `sequence`-th update (the ledger's count of applied
+    updates) of invoice `document` with this content. A retry of the same update repeats it
+    (Intacct refuses it as already executed: it ran); a later update back to an earlier content
+    (A -> B -> A), or the same change to a re-opened order's new invoice, gets a new one, so it is
+    never mistaken for the first."""
+    parts = [order.connection_id, order.order_id, str(sequence), update_version(update)]
+    if document:
+        parts.append(_short_hash(document))
+    return _controlid("so-upd", *parts)
 
 
 def invoice_delete_controlid(order: Order) -> str:
@@ -213,14 +231,20 @@ def payment_document_number(payment: Payment) -> str:
 # --- dates -----------------------------------------------------------------------------------
 
 
-def local_date(moment: datetime, settings: Settings) -> date:
-    """`moment` (UTC) as a calendar date in `invoice.timezone`."""
-    return moment.astimezone(ZoneInfo(settings.invoice.timezone)).date()
+def local_date(moment: datetime, settings: Settings, utc_offset_minutes: int | None = None) -> date:
+    """`moment` (UTC) as a calendar date in `invoice.timezone`; when that is null, at
+    `utc_offset_minutes` (the offset the channel stated the time in), else in UTC."""
+    if settings.invoice.timezone is not None:
+        return moment.astimezone(ZoneInfo(settings.invoice.timezone)).date()
+    if utc_offset_minutes is not None:
+        return moment.astimezone(timezone(timedelta(minutes=utc_offset_minutes))).date()
+    return moment.astimezone(UTC).date()
 
 
 def order_date(order: Order, settings: Settings) -> date:
-    """Guide: Date of Issue = order date (placed time in the merchant's zone)."""
-    return local_date(order.processed_at or order.created_at, settings)
+    """Guide: Date of Issue = order date (placed time in the zone it was placed in, or the
+    configured `invoice.timezone`)."""
+    return local_date(order.processed_at or order.created_at, settings, order.utc_offset_minutes)
 
 
 # --- items -----------------------------------------------------------------------------------
@@ -485,18 +509,46 @@ def _lines(parts: Sequence[_Part], currency: str, what: str) -> list[SalesLine]:
     return lines
 
 
-def _tax_subtotals(amount: Decimal, settings: Settings, header: LineValues) -> list[Subtotal]:
+def tax_subtotal_for(tax: TaxLine, settings: Settings) -> str:
+    """The subtotal description a jurisdiction posts to: `items.tax_subtotals` by title, then by
+    code (case-insensitive), else `items.tax_subtotal`."""
+    wanted = {k.strip().casefold(): v for k, v in settings.items.tax_subtotals.items()}
+    for key in (tax.title, tax.code):
+        if key and (found := wanted.get(key.strip().casefold())):
+            return found
+    return settings.items.tax_subtotal
+
+
+def _tax_subtotals(
+    amount: Decimal,
+    settings: Settings,
+    header: LineValues,
+    jurisdictions: Sequence[TaxLine] = (),
+    places: int = INTACCT_DECIMALS,
+) -> list[Subtotal]:
+    """Guide: Tax amount -> the tax subtotal(s) of the transaction definition: `amount` (already
+    rounded) split over the jurisdictions by their amounts, one subtotal per mapped description,
+    in the order first met; the shares add up to `amount` exactly."""
     if not amount:
         return []
-    # Guide: Tax amount -> the tax subtotal of the transaction definition.
+    shares: dict[str, Decimal] = {}
+    weighted = [j for j in jurisdictions if j.amount]
+    if weighted and settings.items.tax_subtotals:
+        for j, share in zip(weighted, _allocate(amount, [j.amount for j in weighted], places), strict=True):
+            description = tax_subtotal_for(j, settings)
+            shares[description] = shares.get(description, ZERO) + share
+    else:
+        shares[settings.items.tax_subtotal] = amount
     return [
         Subtotal(
-            description=settings.items.tax_subtotal,
-            total=amount,
+            description=description,
+            total=total,
             location_id=header.location_id,
             department_id=header.department_id,
             class_id=header.class_id,
         )
+        for description, total in shares.items()
+        if total
     ]
 
 
@@ -522,7 +574,7 @@ def _order_body(order: Order, settings: Settings, outcome: RuleOutcome) -> _Body
         adjust_dims=_dims(header, warehouse=False),
         mismatch=settings.invoice.total_mismatch,
     )
-    return _Body(_lines(parts, order.currency, what), _tax_subtotals(tax, settings, header))
+    return _Body(_lines(parts, order.currency, what), _tax_subtotals(tax, settings, header, order.tax_lines, places))
 
 
 # --- header ----------------------------------------------------------------------------------
@@ -555,6 +607,24 @@ def _outcome(order: Order, settings: Settings, outcome: RuleOutcome | None) -> R
     return outcome if outcome is not None else evaluate(order, settings.rules)
 
 
+def document_contacts(order: Order, settings: Settings) -> OrderContacts:
+    """The bill-to / ship-to contacts documents for `order` name (create them first, see
+    `posting.contacts`); none under `invoice.addresses = "customer"`."""
+    if settings.invoice.addresses == "customer":
+        return OrderContacts(bill_to=None, ship_to=None)
+    return contacts_for(order)
+
+
+def _parties(order: Order, settings: Settings, contact_name: str | None) -> tuple[str | None, str | None]:
+    """Guide: Customer address (billing and shipping) and Customer phone and email, as the
+    (ship-to, bill-to) contact names: the order's own addresses; `contact_name` (the customer's
+    contact) or Intacct's default only where the order has no address."""
+    found = document_contacts(order, settings)
+    ship = found.ship_to.contact_name if found.ship_to else None
+    bill = found.bill_to.contact_name if found.bill_to else None
+    return ship or contact_name, bill or contact_name
+
+
 def invoice_for(
     order: Order,
     settings: Settings,
@@ -566,15 +636,17 @@ def invoice_for(
     """The Sales Invoice (or `invoice.transaction_definition`) for `order`.
 
     `customer_id` is the matched/created customer; a rule's customer_id wins over it.
-    `contact_name` is the customer's contact (`NAME(CCUSTOMERID)`, see
-    `customers.contact_name_for`) for bill-to and ship-to; None leaves Intacct's defaults (the
-    customer's own bill-to/ship-to contacts). `outcome` defaults to evaluating `settings.rules`.
+    Bill-to and ship-to are the order's own addresses as contacts (`document_contacts`: create
+    them before the invoice); `contact_name` (the customer's contact, `NAME(CCUSTOMERID)`) or
+    Intacct's default (the customer's own contacts, when None) stands in only where the order
+    has no address, or under `invoice.addresses = "customer"`. `outcome` defaults to evaluating `settings.rules`.
     Raises PermanentError for what a person must fix (no SKU, amounts that do not add up).
     """
     outcome = _outcome(order, settings, outcome)
     body = _order_body(order, settings, outcome)
     issued = order_date(order, settings)
     term, due = _due(issued, settings)
+    ship_to, bill_to = _parties(order, settings, contact_name)
     return SalesTransaction(
         transaction_type=settings.invoice.transaction_definition,
         date_created=issued,  # Guide: Date of Issue = order date
@@ -586,8 +658,8 @@ def invoice_for(
         date_due=due,
         message=_message(order.note) if settings.invoice.message_from_note else None,  # Guide: Note
         shipping_method=_shipping_method(order, settings),
-        ship_to=contact_name,  # Guide: Customer address (billing and shipping)
-        bill_to=contact_name,
+        ship_to=ship_to,  # Guide: Customer address (billing and shipping), phone and email
+        bill_to=bill_to,
         currency=order.currency,  # empty exchratetype: Intacct Daily Rate
         state=settings.invoice.state,
         subtotals=body.subtotals,  # Guide: Tax amount
@@ -632,7 +704,11 @@ def invoice_update_for(
         )
     subtotals = list(new.subtotals)
     present = {s.description for s in subtotals}
-    gone = {s.description for s in previous.subtotals} if previous is not None else {settings.items.tax_subtotal}
+    gone = (
+        {s.description for s in previous.subtotals}
+        if previous is not None
+        else {settings.items.tax_subtotal, *settings.items.tax_subtotals.values()}
+    )
     subtotals += [Subtotal(description=d, total=ZERO) for d in sorted(gone - present)]
     return SalesTransactionUpdate(
         date_created=new.date_created,
@@ -721,20 +797,21 @@ def credit_memo_for(
         note = "Refund not itemised by the channel" + (f": {refund.reason}" if refund.reason else "")
         rounded.append(_Part("adjustment", adjust, Decimal(1), rest, header, _memo(note)))
     moment = refund.processed_at or order.updated_at
+    ship_to, bill_to = _parties(order, settings, contact_name)
     return SalesTransaction(
         transaction_type=settings.credit_memo.transaction_definition,
-        date_created=local_date(moment, settings),
+        date_created=local_date(moment, settings, order.utc_offset_minutes),
         customer_id=outcome.header.customer_id or customer_id,
         lines=_lines(rounded, currency, what),
         document_no=credit_document_no(refund, order, settings),
         reference_no=order.order_number,
         term_name=None,
-        date_due=local_date(moment, settings),
+        date_due=local_date(moment, settings, order.utc_offset_minutes),
         message=_message(refund.reason),
-        ship_to=contact_name,
-        bill_to=contact_name,
+        ship_to=ship_to,
+        bill_to=bill_to,
         currency=currency,
-        subtotals=_tax_subtotals(tax, settings, header),
+        subtotals=_tax_subtotals(tax, settings, header, order.tax_lines, places),
     )
 
 
@@ -750,7 +827,8 @@ def cancellation_credit_for(
     cancellation, numbered `<prefix><order number>-CANCEL`; its total equals the order total."""
     outcome = _outcome(order, settings, outcome)
     body = _order_body(order, settings, outcome)
-    when = local_date(order.cancelled_at or order.updated_at, settings)
+    when = local_date(order.cancelled_at or order.updated_at, settings, order.utc_offset_minutes)
+    ship_to, bill_to = _parties(order, settings, contact_name)
     return SalesTransaction(
         transaction_type=settings.credit_memo.transaction_definition,
         date_created=when,
@@ -760,8 +838,8 @@ def cancellation_credit_for(
         reference_no=order.order_number,
         date_due=when,
         message=f"Order {order.order_number} cancelled",
-        ship_to=contact_name,
-        bill_to=contact_name,
+        ship_to=ship_to,
+        bill_to=bill_to,
         currency=order.currency,
         subtotals=body.subtotals,
     )
@@ -778,18 +856,20 @@ def payment_for(
     record_key: str,
     order_number: str | None = None,
     received_on: date | None = None,
+    utc_offset_minutes: int | None = None,
 ) -> ArPayment:
     """ARPYMT applying `payment` to the invoice's AR record `record_key` (SODOCUMENT.PRRECORDKEY,
     read again after any invoice update).
 
-    Guide: Payment amount, Payment date (the payment's processed time in `invoice.timezone`,
-    else `received_on`), Payment method (+ bank account or undeposited funds account) from
-    `payments.gateways` by gateway name, else `payments.default`. DOCNUMBER is the channel's
+    Guide: Payment amount, Payment date (the payment's processed time in `invoice.timezone`, or
+    at `utc_offset_minutes` (pass the order's) when that is null, else `received_on`), Payment
+    method (+ bank account or undeposited funds account) from `payments.gateways` by gateway
+    name, else `payments.default`. DOCNUMBER is the channel's
     payment id; the description carries it in full with the gateway reference.
     """
     method = settings.payments.for_gateway(payment.gateway)
     if payment.processed_at is not None:
-        received = local_date(payment.processed_at, settings)
+        received = local_date(payment.processed_at, settings, utc_offset_minutes)
     elif received_on is not None:
         received = received_on
     else:

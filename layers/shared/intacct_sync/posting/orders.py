@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Literal
@@ -30,30 +30,39 @@ from intacct_sync.intacct.errors import IntacctTransientError
 from intacct_sync.intacct.wire import Function, Result
 from intacct_sync.ledger import Ledger, LedgerConflict, LedgerEntry, RefundRecord
 from intacct_sync.models.events import CancellationEvent, CanonicalEvent, OrderEvent
-from intacct_sync.models.order import Order, OrderStatus
-from intacct_sync.posting import customers, mapping
+from intacct_sync.models.order import FinancialStatus, Order, OrderStatus, Refund
+from intacct_sync.posting import contacts, customers, identity, mapping
 from intacct_sync.posting.explain import explain
 from intacct_sync.posting.outcome import Outcome
+from intacct_sync.posting.rules import evaluate
 from intacct_sync.retry import Deadline
 from intacct_sync.settings import Settings
 
 log = logging.getLogger(__name__)
 
-READBACK_FIELDS = ["RECORDNO", "DOCID", "TOTAL", "PRRECORDKEY", "STATE"]
+READBACK_FIELDS = ["RECORDNO", "DOCID", "TOTAL", "PRRECORDKEY", "STATE", "CUSTVENDID", "PONUMBER"]
 
 FetchOrder = Callable[[CanonicalEvent, Deadline], list[CanonicalEvent]]
 """Current state of a referenced order (BigCommerce callbacks, cancellations): its events.
 Raises a NotFoundError when the channel says the order does not exist (deleted)."""
 
-_GONE = (OrderStatus.CANCELLED, OrderStatus.DELETED)
+_ENDED = (OrderStatus.CANCELLED, OrderStatus.DELETED, OrderStatus.FAILED)
+# Money was captured in the channel (possibly refunded since): a cancellation is a credit, never a delete.
+_CAPTURED = frozenset(
+    {
+        FinancialStatus.PAID,
+        FinancialStatus.PARTIALLY_PAID,
+        FinancialStatus.PARTIALLY_REFUNDED,
+        FinancialStatus.REFUNDED,
+    }
+)
 
 
 def txn_hash(txn: SalesTransaction) -> str:
     return hashlib.sha256(repr(txn).encode()).hexdigest()[:16]
 
 
-def expected_key(txn: SalesTransaction) -> str | None:
-    return f"{txn.transaction_type}-{txn.document_no}" if txn.document_no else None
+expected_key = identity.document_id
 
 
 def readback(txn: SalesTransaction, *, key: str | None) -> Function:
@@ -80,10 +89,13 @@ class _Work:
     txn: SalesTransaction | None = None
     write: Function | None = None
     customer_create: Function | None = None
+    contact_creates: list[Function] = field(default_factory=list)
     new_customer_key: str | None = None
     readback: Function | None = None
     match_key: customers.CustomerKey | None = None
     outcome: Outcome | None = None
+    then_wait: str | None = None
+    """Set when the write is a step before the event's real work: once applied, retry with this."""
     results: dict[str, Result] = field(default_factory=dict)
 
 
@@ -198,16 +210,23 @@ class OrderPoster:
             w.order = order
             entry.order_number = order.order_number
             entry.currency = order.currency
+            entry.utc_offset_minutes = order.utc_offset_minutes
             if entry.source_updated_at and event.updated_at and event.updated_at < entry.source_updated_at:
                 w.outcome = Outcome.done("stale: a newer state was already applied")
                 return
-            if order.status == OrderStatus.CANCELLED:
+            if order.status == OrderStatus.CANCELLED or (
+                order.status == OrderStatus.FAILED and entry.document_key is not None
+            ):
+                # A failed payment after invoicing (a SEPA debit returned) ends the order like a
+                # cancellation: the signed state says so.
                 self._plan_cancel(w, deadline)
             elif not order.placed:
                 if entry.document_key is None:
                     entry.status = "skipped"
                     entry.note("skipped", f"order status {order.status.value}: not placed")
                 w.outcome = Outcome.done("not placed")
+            elif entry.status in ("deleted", "closed", "credited"):
+                self._plan_reopened(w, deadline)
             else:
                 self._plan_invoice(w)
             if event.updated_at and (entry.source_updated_at is None or event.updated_at > entry.source_updated_at):
@@ -219,8 +238,62 @@ class OrderPoster:
                 return
             self._plan_cancel(w, deadline)
 
+    def _plan_reopened(self, w: _Work, deadline: Deadline) -> None:
+        """The order is placed again after its invoice was deleted or closed (WooCommerce
+        on-hold -> cancelled -> processing): a new invoice, numbered `<number>-R<n>` with its own
+        controlid, so neither collides with the first. After a credit memo (it was paid) the
+        money already moved: a person decides."""
+        entry = w.entry
+        if self.fetch_order is not None:
+            # Placed again per this message; still so in the channel? (A later cancellation may be
+            # queued behind it, or already applied from the payments side.)
+            try:
+                fetched = self.fetch_order(w.event, deadline)
+            except NotFoundError:
+                fetched = []
+            current = next((e.payload for e in fetched if isinstance(e, OrderEvent)), None)
+            # Cancelled again since, but paid in between and not invoiced: it still needs its
+            # invoice (the payment applies to it, the cancellation then credits it).
+            needs_invoice = current is not None and current.financial_status in _CAPTURED and entry.status != "credited"
+            if current is None or (current.status in _ENDED and not needs_invoice):
+                entry.note("re-open not acted on", "the channel shows the order cancelled again: nothing changed")
+                w.outcome = Outcome.done("superseded: the order is cancelled again in the channel")
+                return
+        if entry.status == "credited":
+            raise PermanentError(
+                f"order {entry.order_number or entry.order_id} was placed again after it was cancelled and credited",
+                fix="Invoice it by hand in Intacct and apply the customer's credit; the ledger keeps the first "
+                "invoice and its credit memo.",
+            )
+        entry.note("re-opened", f"the order was placed again after its invoice was {entry.status}: new invoice")
+        entry.reopened += 1
+        entry.status = "received"
+        entry.document_key = entry.ar_record_key = entry.invoice_hash = None
+        entry.invoice_total = None
+        entry.invoice_lines = None
+        entry.invoice_updates = 0
+        entry.update_in_doubt = False
+        self._plan_invoice(w)
+
+    def _invoice(self, order: Order, entry: LedgerEntry, customer_id: str) -> SalesTransaction:
+        """The order's invoice; after a re-open, numbered `<number>-R<n>`."""
+        txn = mapping.invoice_for(order, self.settings, customer_id=customer_id)  # raises if totals differ
+        if entry.reopened and txn.document_no:
+            txn = replace(txn, document_no=f"{txn.document_no}-R{entry.reopened}")
+        return txn
+
     def _customer_for(self, w: _Work, order: Order) -> str | None:
-        """The customer id if known without Intacct; else sets up the lookup/create."""
+        """The customer id if known without Intacct; else sets up the lookup/create.
+
+        A rule that sets `customer_id` (all marketplace orders to one customer) wins before any
+        match: the buyer is neither looked up nor created, and the ledger records the rule's
+        customer, which is the one the invoice bills and the payments must name. An invoiced
+        order keeps its invoice's customer (an update cannot change it)."""
+        if w.entry.customer_id and w.entry.document_key:
+            return w.entry.customer_id
+        ruled = evaluate(order, self.settings.rules).header.customer_id
+        if ruled:
+            return ruled
         if w.entry.customer_id:
             return w.entry.customer_id
         key = customers.match_key(order, self.settings)
@@ -241,13 +314,17 @@ class OrderPoster:
             w.action = "create" if entry.document_key is None else "update"
             return  # planned again once the customer is resolved
         entry.customer_id = customer_id
-        txn = mapping.invoice_for(order, self.settings, customer_id=customer_id)  # raises if totals differ
+        txn = self._invoice(order, entry, customer_id)
         h = txn_hash(txn)
         w.txn = txn
+        self._plan_contacts(w, order)
         if entry.document_key is None:
             w.action = "create"
-            w.write = fn.create_sotransaction(txn, controlid=mapping.invoice_controlid(order))
-        elif entry.invoice_hash == h:
+            controlid = mapping.invoice_controlid(order)
+            w.write = fn.create_sotransaction(
+                txn, controlid=f"{controlid}-r{entry.reopened}" if entry.reopened else controlid
+            )
+        elif entry.invoice_hash == h and not entry.update_in_doubt:
             w.outcome = Outcome.done("no change")
         elif entry.payments:
             entry.note("not updated", "the order changed after a payment was applied; change the invoice by hand")
@@ -258,7 +335,9 @@ class OrderPoster:
                 order, None, self.settings, customer_id=customer_id, previous_line_count=entry.invoice_lines
             )
             w.write = fn.update_sotransaction(
-                entry.document_key, update, controlid=mapping.invoice_update_controlid(order, update)
+                entry.document_key,
+                update,
+                controlid=mapping.invoice_update_controlid(order, update, entry.invoice_updates, entry.document_key),
             )
 
     def _plan_cancel(self, w: _Work, deadline: Deadline) -> None:
@@ -271,12 +350,31 @@ class OrderPoster:
         if entry.status in ("deleted", "closed", "credited"):
             w.outcome = Outcome.done(f"already {entry.status}")
             return
-        event = w.event
-        notice = isinstance(event, CancellationEvent) and event.payload.evidence == "deletion_notice"
-        if notice and not self._deletion_confirmed(w, deadline):
+        if not self._still_gone(w, deadline):
             return
-        base = f"so-{entry.connection_id}-{entry.order_id}"
-        if not entry.payments:
+        # One delete / close per invoice: a re-opened order's new invoice gets its own.
+        base = f"so-{entry.connection_id}-{entry.order_id}" + (f"-r{entry.reopened}" if entry.reopened else "")
+        if not entry.payments and not entry.settled_in_intacct:
+            if w.order is not None and w.order.financial_status in _CAPTURED:
+                # Paid in the channel, payment not applied yet (the payments queue is behind):
+                # deleting now would leave that payment, and any refund, with nothing to apply to.
+                # The invoice is first brought to the order's last lines (edits may still be
+                # queued behind this message), so that the payment can apply.
+                wait = (
+                    f"order {entry.order_number or entry.order_id} was cancelled after it was paid; the cancellation "
+                    "waits until the payment is applied, then credits the invoice"
+                )
+                self._plan_invoice(w)
+                if w.write is None or w.action != "update":
+                    w.write, w.action = None, ""
+                    w.outcome = Outcome.retry(
+                        wait,
+                        fix="Nothing to do while payments are flowing; if this order's payment is parked, fix and "
+                        "replay it first.",
+                    )
+                else:
+                    w.then_wait = wait
+                return
             if self.settings.cancellation.unpaid == "close":
                 w.action = "close"
                 w.write = fn.update_sotransaction(
@@ -300,20 +398,48 @@ class OrderPoster:
                 fix="Post the credit memo by hand, or replay once the channel API is reachable.",
             )
         w.order = order
+        remaining = (entry.invoice_total or Decimal(0)) - entry.credited_total
+        if remaining <= 0:
+            entry.status = "credited"
+            entry.note("cancelled", "refunds already credited the whole invoice: no further credit memo")
+            w.outcome = Outcome.done("already credited by refunds")
+            return
         w.action = "credit"
-        txn = mapping.cancellation_credit_for(order, self.settings, customer_id=entry.customer_id or "")
+        if entry.refunds:
+            # Refunds credited part of it already: credit what is left, never more than the invoice.
+            rest = Refund(
+                connection_id=order.connection_id,
+                channel=order.channel,
+                order_id=order.order_id,
+                refund_id="CANCEL",
+                amount=remaining,
+                currency=order.currency,
+                reason="order cancelled: remainder not credited by its refunds",
+                processed_at=order.cancelled_at or order.updated_at,
+            )
+            txn = mapping.credit_memo_for(rest, order, self.settings, customer_id=entry.customer_id or "")
+        else:
+            txn = mapping.cancellation_credit_for(order, self.settings, customer_id=entry.customer_id or "")
         w.txn = txn
+        self._plan_contacts(w, order)
         w.write = fn.create_sotransaction(txn, controlid=mapping.cancellation_controlid(order))
 
-    def _deletion_confirmed(self, w: _Work, deadline: Deadline) -> bool:
-        """Ask the channel before acting on a deletion notice: only its topic header (which
-        nobody signs) says the order is gone, and a captured order body replayed under
-        `orders/delete` would otherwise delete a live invoice. Confirmed when the channel no
-        longer has the order, or has it cancelled / trashed (then its lines build the credit).
-        Not confirmed: noted in the ledger, nothing written. Raises TransientError (retry) or
+    def _still_gone(self, w: _Work, deadline: Deadline) -> bool:
+        """Ask the channel before deleting, closing or crediting: is the order still gone?
+
+        A deletion notice is only the word of a topic header (nobody signs it: a captured order
+        body replayed under `orders/delete` would otherwise delete a live invoice), and a signed
+        "cancelled" state may have been superseded since (re-opened, then paid: the two queues are
+        not ordered against each other). Gone = the channel no longer has the order, or has it
+        cancelled, trashed or failed; its current state then builds any credit. Not gone: noted
+        in the ledger, nothing written. Without a channel API, a signed state is acted on as
+        delivered and a deletion notice is parked. Raises TransientError (retry) or
         PermanentError (park) when the channel cannot be asked."""
-        entry = w.entry
+        entry, event = w.entry, w.event
+        notice = isinstance(event, CancellationEvent) and event.payload.evidence == "deletion_notice"
         if self.fetch_order is None:
+            if not notice:
+                return True
             raise PermanentError(
                 f"a deletion notice for order {entry.order_number or entry.order_id} cannot be confirmed: "
                 "no channel API is configured for this consumer",
@@ -321,24 +447,24 @@ class OrderPoster:
                 "credited: check the connection's API credentials (python -m intacct_sync.cli.doctor), then replay.",
             )
         try:
-            fetched = self.fetch_order(w.event, deadline)
+            fetched = self.fetch_order(event, deadline)
         except NotFoundError:
-            log.info("deletion confirmed by the channel", extra={"order": entry.key, "outcome": "order not found"})
+            log.info("order gone from the channel", extra={"order": entry.key, "outcome": "order not found"})
             return True
         current = next((e.payload for e in fetched if isinstance(e, OrderEvent)), None)
-        if current is not None and current.status in _GONE:
+        if current is not None and current.status in _ENDED:
             w.order = current
             return True
         status = current.status.value if current is not None else "unreadable"
-        entry.note(
-            "deletion not confirmed",
-            f"a deletion notice arrived but the channel shows the order as {status}; nothing was changed",
-        )
+        what = "a deletion notice" if notice else "a cancellation"
+        entry.note(f"{what} not acted on", f"the channel shows the order as {status} now; nothing was changed")
         log.warning(
-            "deletion notice not confirmed by the channel: ignored",
-            extra={"order": entry.key, "channel_status": status, "topic": w.event.topic[:64], "outcome": "ignored"},
+            "cancellation not confirmed by the channel: ignored",
+            extra={"order": entry.key, "channel_status": status, "topic": event.topic[:64], "outcome": "ignored"},
         )
-        w.outcome = Outcome.done("deletion not confirmed by the channel: ignored")
+        w.outcome = Outcome.done(
+            "deletion not confirmed by the channel: ignored" if notice else "superseded: the order is live again"
+        )
         return False
 
     # --- customers -------------------------------------------------------------------------
@@ -384,6 +510,7 @@ class OrderPoster:
     # --- writes ----------------------------------------------------------------------------
 
     def _write(self, works: list[_Work], deadline: Deadline) -> None:
+        works = [w for w in works if self._claimed(w)]
         if not works:
             return
         functions: list[Function] = []
@@ -394,6 +521,7 @@ class OrderPoster:
             if w.customer_create is not None and w.customer_create.controlid not in seen:
                 seen.add(w.customer_create.controlid)
                 functions.append(w.customer_create)
+            functions.extend(self._new_contacts(w, seen))  # before the document naming them
             functions.append(w.write)
             if w.action in ("create", "update", "credit") and w.txn is not None:
                 key = w.entry.document_key if w.action == "update" else expected_key(w.txn)
@@ -414,16 +542,21 @@ class OrderPoster:
                 w.results["readback"] = by_id[w.readback.controlid]
             if w.customer_create is not None:
                 w.results["customer"] = by_id[w.customer_create.controlid]
+        self._remember_contacts(works, by_id)
         retry_lookup = []
         for w in works:
             write = w.results["write"]
-            if write.ok:
-                self._applied(w, w.results.get("readback"), write.key)
-                continue
             try:
+                if write.ok:
+                    self._applied(w, self._pick(w, w.results.get("readback"), write.key), write.key)
+                    continue
                 self.client.raise_for(write)
             except IntacctAlreadyExecuted:
-                retry_lookup.append(w)
+                if w.action in ("update", "close", "delete"):
+                    # This exact operation (its controlid is unique per intent) already ran.
+                    self._applied(w, self._pick(w, w.results.get("readback"), None))
+                else:
+                    retry_lookup.append(w)
             except IntacctTransientError as exc:
                 w.outcome = self._failed(w, exc)
             except SyncError as exc:
@@ -434,6 +567,34 @@ class OrderPoster:
         if retry_lookup:
             self._adopt(retry_lookup, deadline)
 
+    def _claimed(self, w: _Work) -> bool:
+        """Reserve a new document's number for this order before it is sent (see identity)."""
+        if w.action in ("create", "credit") and w.txn is not None:
+            try:
+                identity.claim_new(self.ledger, w.txn, w.entry.key, label=self._label(w), setting=self._setting(w))
+            except PermanentError as exc:
+                w.outcome = self._failed(w, exc)
+                return False
+        return True
+
+    def _pick(self, w: _Work, result: Result | None, key: str | None) -> dict[str, str] | None:
+        """The read-back row that is provably this work's document, or None (see identity)."""
+        rows = result.records() if result is not None and result.ok else []
+        if w.action not in ("create", "credit"):
+            return rows[0] if rows else None  # updates, closes and deletes read their own DOCID
+        assert w.txn is not None
+        return identity.pick_document(
+            self.ledger, w.txn, rows, key=key, owner=w.entry.key, label=self._label(w), setting=self._setting(w)
+        )
+
+    @staticmethod
+    def _label(w: _Work) -> str:
+        return f"order {w.entry.order_number or w.entry.order_id}"
+
+    @staticmethod
+    def _setting(w: _Work) -> str:
+        return "invoice" if w.action == "create" else "credit_memo"
+
     def _explain(self, w: _Work, exc: SyncError) -> SyncError:
         """The failure in a finance user's words: which order, what is wrong, how to fix it."""
         customer = w.results.get("customer")
@@ -442,51 +603,107 @@ class OrderPoster:
                 self.client.raise_for(customer)
             except SyncError as cexc:
                 exc = cexc
+        exc = self._contact_error(w) or exc
         statement, fix = explain(exc.message)
         order = f"order {w.entry.order_number or w.entry.order_id}"
         text = f"{order}: {statement} (Intacct: {exc.message})" if statement else f"{order}: {exc.message}"
         return type(exc)(text, fix=exc.fix or fix)
 
+    # --- bill-to / ship-to contacts (posting.contacts) -------------------------------------------
+
+    def _plan_contacts(self, w: _Work, order: Order) -> None:
+        """The contacts the document names, to create in the same request unless the ledger
+        already knows them (created once per distinct address, never changed)."""
+        w.contact_creates = contacts.creates(
+            mapping.document_contacts(order, self.settings), known=lambda key: bool(self.ledger.customer(key))
+        )
+
+    @staticmethod
+    def _new_contacts(w: _Work, seen: set[str]) -> list[Function]:
+        """This work's contact creates not already in the request (two orders, one address)."""
+        fresh = [c for c in w.contact_creates if c.controlid not in seen]
+        seen.update(c.controlid for c in fresh)
+        return fresh
+
+    def _remember_contacts(self, works: list[_Work], by_id: dict[str, Result]) -> None:
+        for w in works:
+            for i, create in enumerate(w.contact_creates):
+                result = w.results[f"contact{i}"] = by_id[create.controlid]
+                name = contacts.created_name(create)
+                if name and self._contact_exists(result):
+                    self.ledger.remember_customer(contacts.cache_key(name), name)
+
+    def _contact_exists(self, result: Result) -> bool:
+        """Created now, or there already (a duplicate name or a repeated controlid)."""
+        if result.ok:
+            return True
+        try:
+            self.client.raise_for(result)
+        except IntacctAlreadyExecuted:
+            return True
+        except SyncError as exc:
+            return "already exists" in exc.message.lower()
+        return True
+
+    def _contact_error(self, w: _Work) -> SyncError | None:
+        """Why a contact the document names could not be created (then the document fails too)."""
+        for key, result in w.results.items():
+            if key.startswith("contact") and not self._contact_exists(result):
+                try:
+                    self.client.raise_for(result)
+                except SyncError as exc:
+                    return type(exc)(f"its bill-to / ship-to contact could not be created: {exc.message}", fix=exc.fix)
+        return None
+
     def _adopt(self, works: list[_Work], deadline: Deadline) -> None:
-        """Look up what an earlier attempt may have committed; adopt it or retry later."""
+        """Look up what an earlier attempt may have committed; adopt it only when it is provably
+        this order's, or retry. An update whose answer was lost is simply sent again: its
+        controlid is unique to this intent, so Intacct either runs it or says it already ran."""
         lookups: list[tuple[_Work, Function]] = []
         for w in works:
+            key = w.entry.document_key or ""
             if w.action == "delete":
-                key = w.entry.document_key
-                lookups.append(
-                    (
-                        w,
-                        fn.query("SODOCUMENT", ["DOCID"], filter=q.eq("DOCID", key or "")),
-                    )
-                )
-            elif w.txn is not None:
-                key = w.entry.document_key if w.action in ("update", "close") else expected_key(w.txn)
-                lookups.append((w, readback(w.txn, key=key)))
+                lookups.append((w, fn.query("SODOCUMENT", ["DOCID"], filter=q.eq("DOCID", key))))
+            elif w.action == "close":
+                lookups.append((w, fn.query("SODOCUMENT", ["DOCID", "STATE"], filter=q.eq("DOCID", key))))
+            elif w.action in ("create", "credit") and w.txn is not None:
+                lookups.append((w, readback(w.txn, key=expected_key(w.txn))))
+            else:
+                w.entry.update_in_doubt = True  # the invoice may have changed: payments wait
+                if w.txn is not None:  # it may have added lines: later updates must cover them
+                    w.entry.invoice_lines = max(w.entry.invoice_lines or 0, len(w.txn.lines))
+                w.outcome = Outcome.retry(f"{w.action} answer lost; it will be sent again with the same controlid")
+        if not lookups:
+            return
         results = self.client.execute([f for _, f in lookups], deadline=deadline)
         for (w, _), result in zip(lookups, results, strict=True):
-            self.client.raise_for(result)
-            rows = result.records()
-            if w.action == "delete":
-                if rows:
-                    w.outcome = Outcome.retry("delete not confirmed; will try again")
+            try:
+                self.client.raise_for(result)
+                rows = result.records()
+                if w.action == "delete":
+                    if rows:
+                        w.outcome = Outcome.retry("delete not confirmed; will try again")
+                    else:
+                        self._applied(w, None)
+                elif w.action == "close":
+                    if rows and rows[0].get("STATE") == "Closed":
+                        self._applied(w, None)
+                    else:
+                        w.outcome = Outcome.retry("close not confirmed; will try again")
                 else:
-                    self._applied(w, None, None)
-            elif w.action in ("create", "credit") and not rows:
-                w.outcome = Outcome.retry("the write did not happen; it will be sent again")
-            elif (
-                w.action == "update"
-                and rows
-                and w.txn is not None
-                and Decimal(rows[0]["TOTAL"]) != mapping.intacct_total(w.txn)
-            ):
-                w.outcome = Outcome.retry("update not confirmed; will try again")
-            else:
-                self._applied(w, result, rows[0]["DOCID"] if rows else None)
+                    row = self._pick(w, result, None)
+                    if row is None:
+                        w.outcome = Outcome.retry("the write did not happen; it will be sent again")
+                    else:
+                        self._applied(w, row)
+            except SyncError as exc:
+                w.outcome = self._failed(w, exc)
 
-    def _applied(self, w: _Work, readback_result: Result | None, key: str | None) -> None:
+    def _applied(self, w: _Work, found: dict[str, str] | None, key: str | None = None) -> None:
+        """Record what Intacct now holds for this work; `found` is its read-back row, if any,
+        `key` the write's own answer (the new document's id)."""
         entry = w.entry
-        rows = readback_result.records() if readback_result is not None and readback_result.ok else []
-        row = rows[0] if rows else {}
+        row = found or {}
         now = datetime.now(UTC)
         if w.action == "create":
             assert w.txn is not None
@@ -504,6 +721,8 @@ class OrderPoster:
             entry.invoice_total = Decimal(row["TOTAL"]) if row.get("TOTAL") else mapping.intacct_total(w.txn)
             entry.invoice_hash = txn_hash(w.txn)
             entry.invoice_lines = max(len(w.txn.lines), entry.invoice_lines or 0)
+            entry.invoice_updates += 1
+            entry.update_in_doubt = False
             entry.last_error = None
             entry.note("invoice updated", entry.document_key or "")
         elif w.action in ("delete", "close"):
@@ -517,7 +736,7 @@ class OrderPoster:
             )
             entry.status = "credited"
             entry.note("credit memo posted", f"{credit_key}: order cancelled after payment")
-        w.outcome = Outcome.done(w.action)
+        w.outcome = Outcome.retry(w.then_wait) if w.then_wait else Outcome.done(w.action)
 
 
 def _rank(outcome: Outcome) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Literal
@@ -20,13 +20,16 @@ from intacct_sync.errors import PermanentError, SyncError, TransientError
 from intacct_sync.intacct import IntacctAlreadyExecuted, IntacctClient, IntacctOutcomeUnknown
 from intacct_sync.intacct import functions as fn
 from intacct_sync.intacct import query as q
+from intacct_sync.intacct.documents import SalesTransaction
 from intacct_sync.intacct.errors import IntacctTransientError
 from intacct_sync.intacct.wire import Function
 from intacct_sync.ledger import Ledger, LedgerConflict, LedgerEntry, PaymentRecord, RefundRecord
 from intacct_sync.models.events import CanonicalEvent, PaymentEvent, RefundEvent
-from intacct_sync.models.order import Order
-from intacct_sync.posting import mapping
+from intacct_sync.models.order import Order, Payment, Refund
+from intacct_sync.posting import contacts, identity, mapping
+from intacct_sync.posting.currency import to_invoice_currency
 from intacct_sync.posting.explain import explain
+from intacct_sync.posting.orders import readback
 from intacct_sync.posting.outcome import Outcome
 from intacct_sync.retry import Deadline
 from intacct_sync.settings import Settings
@@ -42,8 +45,17 @@ class _Work:
     entry: LedgerEntry | None
     write: Function | None = None
     lookup: Function | None = None
+    txn: SalesTransaction | None = None
+    """The credit memo a refund writes (its identity is checked on adoption)."""
+    before: list[Function] = field(default_factory=list)
+    """Contacts the credit memo names that may not exist yet, created in the same request."""
     outcome: Outcome | None = None
     dirty: bool = False
+
+
+def event_owner(event: CanonicalEvent) -> str:
+    """The ledger key of the order an event belongs to."""
+    return f"{event.connection_id}:{event.order_id}"
 
 
 class PaymentPoster:
@@ -63,6 +75,7 @@ class PaymentPoster:
     def __call__(self, events: Sequence[CanonicalEvent], deadline: Deadline) -> dict[str, Outcome]:
         entries = self.ledger.get_many([(e.connection_id, e.order_id) for e in events])
         works = [_Work(e, entries.get(f"{e.connection_id}:{e.order_id}")) for e in events]
+        self._find_ar_records(works, deadline)
         for w in works:
             try:
                 self._plan(w, deadline)
@@ -99,77 +112,103 @@ class PaymentPoster:
         log.warning("payment not posted", extra={"event": w.event.event_id, "kind": kind, "error": exc.message})
         return Outcome.retry(exc.message, exc.fix) if kind == "transient" else Outcome.park(exc.message, exc.fix)
 
+    def _find_ar_records(self, works: list[_Work], deadline: Deadline) -> None:
+        """Invoices posted without an AR record key read back get it read now (one request).
+        A document with no AR record at all is not an invoice (a Sales Order or Quote
+        transaction definition): payments for it are parked with the fix, not left to wait."""
+        missing = [
+            w
+            for w in works
+            if isinstance(w.event, PaymentEvent) and w.entry is not None and w.entry.document_key
+            and not w.entry.ar_record_key
+        ]  # fmt: skip
+        if not missing:
+            return
+        try:
+            results = self.client.execute(
+                [
+                    fn.query("SODOCUMENT", ["DOCID", "PRRECORDKEY"], filter=q.eq("DOCID", w.entry.document_key or ""))
+                    for w in missing
+                    if w.entry is not None
+                ],
+                deadline=deadline,
+            )
+        except SyncError as exc:
+            for w in missing:
+                w.outcome = self._failed(w, exc)
+            return
+        for w, result in zip(missing, results, strict=True):
+            assert w.entry is not None
+            rows = result.records() if result.ok else []
+            key = rows[0].get("PRRECORDKEY") if rows else None
+            if key:
+                w.entry.ar_record_key = key
+                w.dirty = True
+            elif result.ok:
+                w.outcome = self._failed(
+                    w,
+                    PermanentError(
+                        f"{w.entry.document_key} has no Accounts Receivable record, so payment "
+                        f"{w.event.event_id} cannot be applied to it",
+                        fix="invoice.transaction_definition must name a definition that posts to Accounts Receivable "
+                        "(e.g. Sales Invoice), not a Sales Order or Quote. Change it, record this payment by hand "
+                        "or convert the order to an invoice in Intacct, then replay.",
+                    ),
+                )
+
+    def _invoice_behind(self, w: _Work, entry: LedgerEntry, deadline: Deadline) -> bool:
+        """True when the channel's order total differs from what was invoiced: an update is still
+        on its way (the two queues are not ordered against each other), so an apparent
+        overpayment is a payment for the order's newer state, not an error."""
+        if self.fetch_order is None or entry.invoice_total is None:
+            return False
+        try:
+            order = self.fetch_order(w.event, deadline)
+        except PermanentError as exc:  # cannot ask: judge the payment on what the ledger knows
+            log.warning("order not readable to check a payment", extra={"order": entry.key, "error": exc.message})
+            return False
+        return order is not None and order.total != entry.invoice_total
+
     # --- planning --------------------------------------------------------------------------
 
+    # --- currency handling (issue 9): one helper, called first in _plan --------------------------
+
+    def _in_invoice_currency(
+        self, event: CanonicalEvent, entry: LedgerEntry | None, deadline: Deadline
+    ) -> CanonicalEvent:
+        """The payment or refund with its money in the invoice's currency (`entry.currency`).
+        A channel may report it in the customer's (presentment) currency: converted at the
+        order's own rate (`posting.currency`), the order read from the channel; a mismatch that
+        cannot be converted is a PermanentError with the reason. Same currency: unchanged."""
+        if not isinstance(event, PaymentEvent | RefundEvent) or entry is None or not entry.currency:
+            return event
+        money = event.payload
+        if money.currency.upper() == entry.currency.upper():
+            return event
+        order = self.fetch_order(event, deadline) if self.fetch_order else None
+        what = f"{event.type} {event.event_id} of order {entry.order_number or event.order_id}"
+        amount = to_invoice_currency(money.amount, money.currency, entry.currency, order, what=what)
+        note = f"{money.amount} {money.currency.upper()}"
+        if isinstance(money, Payment):
+            converted: Payment | Refund = money.model_copy(
+                update={
+                    "amount": amount,
+                    "currency": entry.currency,
+                    "reference": f"{money.reference} / paid {note}" if money.reference else f"paid {note}",
+                }
+            )
+        else:
+            reason = f"{money.reason} ({note})" if money.reason else f"refunded {note}"
+            converted = money.model_copy(update={"amount": amount, "currency": entry.currency, "reason": reason})
+        return event.model_copy(update={"payload": converted})
+
     def _plan(self, w: _Work, deadline: Deadline) -> None:
+        w.event = self._in_invoice_currency(w.event, w.entry, deadline)
         event, entry = w.event, w.entry
         if isinstance(event, PaymentEvent):
-            payment = event.payload
-            if entry is not None and payment.payment_id in entry.payments:
-                w.outcome = Outcome.done("duplicate: payment already applied")
-                return
-            if entry is None or entry.document_key is None or entry.ar_record_key is None:
-                state = entry.status if entry else "not received yet"
-                w.outcome = Outcome.retry(
-                    f"invoice for order {event.order_id} is not posted yet ({state}); the payment waits",
-                    fix="Nothing to do if the order is on its way; if the order is parked, fix and replay it first.",
-                )
-                return
-            due = (entry.invoice_total or Decimal(0)) - entry.paid_total
-            if payment.amount > due:
-                raise PermanentError(
-                    f"payment {payment.payment_id} of {payment.amount} {payment.currency} exceeds the "
-                    f"{due} still due on {entry.document_key}",
-                    fix="Check the order in the channel and the invoice in Intacct; apply the excess by hand.",
-                )
-            ar = mapping.payment_for(
-                payment,
-                entry.customer_id or "",
-                self.settings,
-                record_key=entry.ar_record_key,
-                order_number=entry.order_number,
-            )
-            controlid = mapping.payment_controlid(payment)
-            w.write = fn.create_ar_payment(ar, controlid=controlid)
-            w.lookup = fn.query(
-                "ARPYMT",
-                ["RECORDNO", "DOCNUMBER", "CUSTOMERID"],
-                filter=q.and_(q.eq("DOCNUMBER", ar.document_number or ""), q.eq("CUSTOMERID", ar.customer_id)),
-            )
+            self._plan_payment(w, event, entry, deadline)
         elif isinstance(event, RefundEvent):
-            refund = event.payload
-            if entry is not None and refund.refund_id in entry.refunds:
-                w.outcome = Outcome.done("duplicate: refund already credited")
-                return
-            if entry is None or entry.status == "received":
-                # The order may still be on its way (another queue): wait. If it never comes, SQS
-                # moves this refund to the dead-letter queue after its retries.
-                w.outcome = Outcome.retry(f"order {event.order_id} not invoiced yet; the refund waits")
-                return
-            if entry.document_key is None:
-                raise PermanentError(
-                    f"refund {refund.refund_id} is for order {entry.order_number or event.order_id}, which was never "
-                    f"invoiced in Intacct (status {entry.status})",
-                    fix="If the order should have been invoiced, fix and replay it first, then replay this refund; "
-                    "otherwise credit it by hand.",
-                )
-            order = self.fetch_order(event, deadline) if self.fetch_order else None
-            if order is None:
-                raise PermanentError(
-                    f"refund {refund.refund_id}: the lines of order {entry.order_number or event.order_id} could not "
-                    "be read from the channel to build the credit memo",
-                    fix="Check the connection's API credentials, then replay; or post the credit memo by hand.",
-                )
-            txn = mapping.credit_memo_for(refund, order, self.settings, customer_id=entry.customer_id or "")
-            w.write = fn.create_sotransaction(txn, controlid=mapping.credit_controlid(refund))
-            w.lookup = fn.query(
-                "SODOCUMENT",
-                ["RECORDNO", "DOCID", "TOTAL"],
-                filter=q.eq("DOCID", f"{txn.transaction_type}-{txn.document_no}")
-                if txn.document_no
-                else q.and_(q.eq("PONUMBER", txn.reference_no or ""), q.eq("CUSTVENDID", txn.customer_id)),
-                docparid=txn.transaction_type,
-            )
+            self._plan_refund(w, event, entry, deadline)
         else:
             w.outcome = Outcome.park(
                 f"{event.type} events do not belong on the payments queue",
@@ -177,20 +216,150 @@ class PaymentPoster:
                 "dead-letter queue; the reconcile poll re-queues the order's current state.",
             )
 
+    def _plan_payment(self, w: _Work, event: PaymentEvent, entry: LedgerEntry | None, deadline: Deadline) -> None:
+        payment = event.payload
+        if entry is not None and payment.payment_id in entry.payments:
+            w.outcome = Outcome.done("duplicate: payment already applied")
+            return
+        if entry is not None and entry.settled_in_intacct:
+            # Marking the order paid on the channel (writeback) makes WooCommerce report a
+            # payment: it is the Intacct settlement coming back, not new money.
+            entry.note("channel payment not posted", f"{payment.payment_id}: the invoice was settled in Intacct")
+            w.dirty = True
+            w.outcome = Outcome.done("invoice settled in Intacct: the channel's payment is its echo")
+            return
+        if entry is not None and entry.status in ("deleted", "closed"):
+            w.outcome = Outcome.retry(
+                f"the invoice of order {event.order_id} was {entry.status} (the order was cancelled); the payment "
+                "waits in case the order is placed again",
+                fix="If the order stays cancelled, the money was taken for a cancelled order: refund it in the "
+                "channel or record it in Intacct by hand, then delete this message.",
+            )
+            return
+        if entry is not None and entry.update_in_doubt:
+            w.outcome = Outcome.retry(
+                f"the invoice of order {event.order_id} is being updated (an answer was lost); the payment waits "
+                "until the update settles",
+                fix="Nothing to do: the order consumer sends the update again.",
+            )
+            return
+        if entry is None or entry.document_key is None or entry.ar_record_key is None:
+            state = entry.status if entry else "not received yet"
+            w.outcome = Outcome.retry(
+                f"invoice for order {event.order_id} is not posted yet ({state}); the payment waits",
+                fix="Nothing to do if the order is on its way; if the order is parked, fix and replay it first.",
+            )
+            return
+        due = (entry.invoice_total or Decimal(0)) - entry.paid_total
+        # A payment that does not settle what is due (partial, or more) may be for a newer state
+        # of the order than the invoice shows: the orders and payments queues are not ordered
+        # against each other. Ask the channel (only then: a full payment needs no call).
+        if payment.amount != due and self._invoice_behind(w, entry, deadline):
+            w.outcome = Outcome.retry(
+                f"payment {payment.payment_id} of {payment.amount} {payment.currency} does not match the "
+                f"{due} due on {entry.document_key}, and the order changed since it was invoiced: the payment "
+                "waits for the invoice update",
+                fix="Nothing to do while orders are flowing; if the order's update is parked, fix and replay it.",
+            )
+            return
+        if payment.amount > due:
+            raise PermanentError(
+                f"payment {payment.payment_id} of {payment.amount} {payment.currency} exceeds the "
+                f"{due} still due on {entry.document_key}",
+                fix="Check the order in the channel and the invoice in Intacct; apply the excess by hand.",
+            )
+        ar = mapping.payment_for(
+            payment,
+            entry.customer_id or "",
+            self.settings,
+            record_key=entry.ar_record_key,
+            order_number=entry.order_number,
+            utc_offset_minutes=entry.utc_offset_minutes,  # dated like the invoice when no zone is set
+        )
+        controlid = mapping.payment_controlid(payment)
+        w.write = fn.create_ar_payment(ar, controlid=controlid)
+        w.lookup = fn.query(
+            "ARPYMT",
+            ["RECORDNO", "DOCNUMBER", "CUSTOMERID", "TOTALENTERED"],
+            filter=q.and_(q.eq("DOCNUMBER", ar.document_number or ""), q.eq("CUSTOMERID", ar.customer_id)),
+        )
+
+    def _plan_refund(self, w: _Work, event: RefundEvent, entry: LedgerEntry | None, deadline: Deadline) -> None:
+        refund = event.payload
+        if entry is not None and refund.refund_id in entry.refunds:
+            w.outcome = Outcome.done("duplicate: refund already credited")
+            return
+        if entry is None or entry.status == "received":
+            # The order may still be on its way (another queue): wait. If it never comes, SQS
+            # moves this refund to the dead-letter queue after its retries.
+            w.outcome = Outcome.retry(f"order {event.order_id} not invoiced yet; the refund waits")
+            return
+        if entry.document_key is None:
+            raise PermanentError(
+                f"refund {refund.refund_id} is for order {entry.order_number or event.order_id}, which was never "
+                f"invoiced in Intacct (status {entry.status})",
+                fix="If the order should have been invoiced, fix and replay it first, then replay this refund; "
+                "otherwise credit it by hand.",
+            )
+        remaining = (entry.invoice_total or Decimal(0)) - entry.credited_total
+        if entry.status in ("deleted", "closed") or remaining <= 0:
+            why = (
+                f"the invoice was {entry.status}"
+                if entry.status in ("deleted", "closed")
+                else "credit memos already credit the whole invoice (the order was cancelled)"
+            )
+            entry.refunds[refund.refund_id] = RefundRecord(
+                refund_id=refund.refund_id, amount=refund.amount, posted_at=datetime.now(UTC), credited=False
+            )
+            entry.note("refund not credited", f"refund {refund.refund_id}: {why}")
+            w.dirty = True
+            w.outcome = Outcome.done(f"nothing to credit: {why}")
+            return
+        if refund.amount > remaining:
+            # Never credit more than the invoice: the excess was already credited (cancellation).
+            refund = refund.model_copy(update={"amount": remaining, "lines": (), "shipping_amount": Decimal(0)})
+        order = self.fetch_order(event, deadline) if self.fetch_order else None
+        if order is None:
+            raise PermanentError(
+                f"refund {refund.refund_id}: the lines of order {entry.order_number or event.order_id} could not "
+                "be read from the channel to build the credit memo",
+                fix="Check the connection's API credentials, then replay; or post the credit memo by hand.",
+            )
+        txn = mapping.credit_memo_for(refund, order, self.settings, customer_id=entry.customer_id or "")
+        identity.claim_new(self.ledger, txn, entry.key, label=f"refund {refund.refund_id}", setting="credit_memo")
+        w.txn = txn
+        w.before = contacts.creates(
+            mapping.document_contacts(order, self.settings), known=lambda key: bool(self.ledger.customer(key))
+        )
+        w.write = fn.create_sotransaction(txn, controlid=mapping.credit_controlid(refund))
+        w.lookup = readback(txn, key=identity.document_id(txn))
+
     # --- writes ----------------------------------------------------------------------------
 
     def _write(self, works: list[_Work], deadline: Deadline) -> None:
         if not works:
             return
+        functions: list[Function] = []
+        seen: set[str] = set()
+        for w in works:
+            # A refund's bill-to / ship-to contacts go first (an address the invoice never had);
+            # one that exists already answers "already exists", which is fine.
+            fresh = [c for c in w.before if c.controlid not in seen]
+            seen.update(c.controlid for c in fresh)
+            functions += [*fresh, w.write] if w.write is not None else fresh
         try:
-            results = self.client.execute([w.write for w in works if w.write], deadline=deadline)
+            answers = self.client.execute(functions, deadline=deadline)
         except IntacctOutcomeUnknown:
             self._adopt(works, deadline)
             return
+        by_id = {r.controlid: r for r in answers}
+        results = [by_id[w.write.controlid] for w in works if w.write is not None]
         adopt = []
         for w, result in zip(works, results, strict=True):
             if result.ok:
                 recordno = result.records()[0].get("RECORDNO") if result.records() else None
+                if isinstance(w.event, PaymentEvent):
+                    identity.claim_payment(self.ledger, recordno or result.key, event_owner(w.event))
                 self._applied(w, recordno or result.key)
                 continue
             try:
@@ -207,12 +376,28 @@ class PaymentPoster:
             self._adopt(adopt, deadline)
 
     def _adopt(self, works: list[_Work], deadline: Deadline) -> None:
+        """Find what an earlier attempt committed; adopt only what is provably this payment's or
+        refund's (see posting.identity), else send it again later."""
         results = self.client.execute([w.lookup for w in works if w.lookup], deadline=deadline)
         for w, result in zip(works, results, strict=True):
-            self.client.raise_for(result)
-            rows = result.records()
-            if rows:
-                self._applied(w, rows[0].get("RECORDNO") or rows[0].get("DOCID"))
+            try:
+                self.client.raise_for(result)
+                rows = result.records()
+                event, owner = w.event, event_owner(w.event)
+                found: dict[str, str] | None
+                if isinstance(event, PaymentEvent):
+                    found = identity.pick_payment(self.ledger, rows, event.payload.amount, owner)
+                else:
+                    assert w.txn is not None
+                    label = f"refund {event.event_id}"
+                    found = identity.pick_document(
+                        self.ledger, w.txn, rows, key=None, owner=owner, label=label, setting="credit_memo"
+                    )
+            except SyncError as exc:
+                w.outcome = self._failed(w, exc)
+                continue
+            if found:
+                self._applied(w, found.get("RECORDNO") or found.get("DOCID"))
             else:
                 w.outcome = Outcome.retry("the write did not happen; it will be sent again")
 
@@ -231,8 +416,9 @@ class PaymentPoster:
             entry.note("payment applied", f"{p.amount} {p.currency} ({p.gateway or 'payment'})")
         elif isinstance(event, RefundEvent):
             r = event.payload
+            credited = mapping.intacct_total(w.txn) if w.txn is not None else r.amount  # capped at what was left
             entry.refunds[r.refund_id] = RefundRecord(
-                refund_id=r.refund_id, amount=r.amount, document_key=reference, posted_at=now
+                refund_id=r.refund_id, amount=credited, document_key=reference, posted_at=now
             )
             entry.note("credit memo posted", f"refund {r.refund_id}: {r.amount} {r.currency}")
         entry.last_error = None

@@ -8,7 +8,7 @@ in `when` must hold (an empty `when` matches every order). Conditions:
 | `connection` | the order's connection id is one of the list |
 | `channel` | the order's channel is one of the list |
 | `shipping_country` | the shipping country (ISO2) is one of the list (billing country without shipping address) |
-| `shipping_region` | the shipping state/province code or name is one of the list (case-insensitive) |
+| `shipping_region` | the shipping state/province is one of the list (case-insensitive; US/Canada: code = name) |
 | `sku` | a line's SKU matches one of the glob patterns (case-insensitive): makes the rule *line-level* |
 | `tag` | the order carries any of the tags (case-insensitive) |
 | `shipping_method` | a shipping line's title or code is any of the list (case-insensitive) |
@@ -42,6 +42,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 
 from intacct_sync.models.order import Channel, Order, OrderLine
+from intacct_sync.posting.regions import region_matches
 
 _VALUE_KEYS = ("warehouse_id", "location_id", "department_id", "class_id", "item_id", "customer_id")
 HEADER_KEYS = ("warehouse_id", "location_id", "department_id", "class_id", "customer_id")
@@ -237,8 +238,8 @@ def _order_conditions(order: Order, when: Conditions) -> str | None:
                 )
         if when.shipping_region is not None:
             region = address.region if address else None
-            wanted = {r.casefold() for r in when.shipping_region}
-            if region is None or region.strip().casefold() not in wanted:
+            country = address.country_code if address else None
+            if not region_matches(region, country, when.shipping_region):
                 return f"shipping_region: {which} region is {region!r}, rule wants one of {_fmt(when.shipping_region)}"
     if when.tag is not None:
         wanted = {t.casefold() for t in when.tag}

@@ -220,6 +220,7 @@ def _paid(
             channel.mark_paid(e.order_id, options=options, deadline=deadline)
             e.writeback.paid_written_at = now
             e.status = "paid"  # settled in Intacct (a bank transfer, say), now on the channel too
+            e.settled_in_intacct = True  # the channel's "payment" that this causes is an echo (payments)
 
         if _apply(entry, report, ledger, "paid", mark):
             report.marked_paid.append(entry.order_id)

@@ -7,8 +7,10 @@
   `OrderReferenceEvent` (scope store/order/updated, `updated_at` = date_modified) with id
   `bigcommerce:<conn>:poll:<order id>:<date_modified>`: the same state polled twice dedups, and
   the consumer fetches the full order (`fetch_order_events`), so the poll costs one call a page.
-- Full order: `/v2/orders/{id}`, `/v2/orders/{id}/products` and `/shipping_addresses` (paged,
-  250 a page), `/v3/orders/{id}/transactions` (v3 paging) -> `bigcommerce.order_events`.
+- Full order: `/v2/orders/{id}`, `/v2/orders/{id}/products`, `/shipping_addresses` and `/taxes`
+  (paged, 250 a page), `/v3/orders/{id}/transactions` and `/v3/orders/{id}/payment_actions/refunds`
+  (v3) -> `bigcommerce.order_events`: the order, its payments and its refunds, so a
+  store/order/refund/created callback reaches Intacct as the refund the API shows.
 - Rate limits: the store's quota is shared by every app; when `X-Rate-Limit-Requests-Left` falls
   to 2 or fewer, the next request waits `X-Rate-Limit-Time-Reset-Ms`; a 429 waits
   `Retry-After` or `X-Rate-Limit-Time-Reset-Ms`, and without either, the backoff.
@@ -189,7 +191,17 @@ class BigCommerceClient(BaseChannelClient):
         products = self._all("/stores/{store}/v2/orders/{order_id}/products", order_id, deadline)
         addresses = self._all("/stores/{store}/v2/orders/{order_id}/shipping_addresses", order_id, deadline)
         transactions = self._all("/stores/{store}/v3/orders/{order_id}/transactions", order_id, deadline)
-        return adapter.order_events(response.data, products, addresses, transactions, connection=self.connection)
+        taxes = self._all("/stores/{store}/v2/orders/{order_id}/taxes", order_id, deadline)
+        refunds = self._all("/stores/{store}/v3/orders/{order_id}/payment_actions/refunds", order_id, deadline)
+        return adapter.order_events(
+            response.data,
+            products,
+            addresses,
+            transactions,
+            connection=self.connection,
+            taxes_json=taxes,
+            refunds_json=refunds,
+        )
 
     # --- stock push --------------------------------------------------------------------------
     # The Inventory API takes SKUs directly; the crawl (inventory items, 1000 a page) only tells

@@ -1,0 +1,231 @@
+"""Identities and lifecycles against the Intacct sandbox: an order never takes another order's
+document (two stores with the same order number, Intacct numbering, a rule's single customer),
+updates back and forth end where the channel is, a lost answer on close settles, and a paid
+order cancelled with a refund is credited exactly once whatever the queue order."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from intacct_sync.intacct import IntacctClient, SessionCache
+from intacct_sync.ledger import InMemoryLedger, LedgerEntry
+from intacct_sync.models.events import CanonicalEvent
+from intacct_sync.models.order import FinancialStatus, Order, OrderStatus
+from intacct_sync.posting.orders import OrderPoster
+from intacct_sync.posting.payments import PaymentPoster
+from intacct_sync.retry import Backoff
+from intacct_sync.settings import Settings
+from local.intacct_sandbox import Fault, IntacctSandbox
+from tests.conftest import RecordingSleep, make_credentials
+from tests.integration.test_posting_consumers import (
+    T0,
+    deadline,
+    order_event,
+    payment_event,
+    refund_event,
+    shirt_order,
+)
+from tests.unit.posting.factories import line, settings
+
+D = Decimal
+
+
+class Books:
+    """Both posters over one ledger (as the two consumers share the state table)."""
+
+    def __init__(self, sandbox: IntacctSandbox, s: Settings | None = None) -> None:
+        self.sandbox = sandbox
+        self.client = IntacctClient(
+            make_credentials(sandbox), sessions=SessionCache(), backoff=Backoff(0.01, 0.05, 3), sleep=RecordingSleep()
+        )
+        self.ledger = InMemoryLedger()
+        self.orders: dict[tuple[str, str], Order] = {}
+        s = s or settings()
+        self.orders_poster = OrderPoster(self.client, self.ledger, s, fetch_order=self._fetch)
+        self.payments = PaymentPoster(
+            self.client, self.ledger, s, fetch_order=lambda e, _d: self.orders.get((e.connection_id, e.order_id))
+        )
+
+    def _fetch(self, event: CanonicalEvent, _d: Any) -> list[CanonicalEvent]:
+        o = self.orders.get((event.connection_id, event.order_id))
+        return [order_event(o, version=99)] if o else []
+
+    def post(self, o: Order, version: int = 0) -> str:
+        self.orders[(o.connection_id, o.order_id)] = o
+        [outcome] = self.orders_poster([order_event(o, version=version)], deadline()).values()
+        return f"{outcome.status}: {outcome.reason}"
+
+    def pay(self, *events: CanonicalEvent) -> list[str]:
+        return [f"{o.status}: {o.reason}" for o in self.payments(list(events), deadline()).values()]
+
+    def entry(self, o: Order) -> LedgerEntry:
+        entry = self.ledger.get(o.connection_id, o.order_id)
+        assert entry is not None
+        return entry
+
+    def docs(self, docparid: str) -> list[dict[str, Any]]:
+        return [d for d in self.sandbox.snapshot()["documents"] if d.get("DOCPARID") == docparid]
+
+    def credited(self) -> Decimal:
+        return sum((abs(D(str(d["TOTAL"]))) for d in self.docs("Sales Credit Memo")), D(0))
+
+    def ar_due(self, o: Order) -> Decimal:
+        key = self.entry(o).ar_record_key
+        [ar] = [a for a in self.sandbox.snapshot()["arinvoices"] if str(a["RECORDNO"]) == key]
+        return D(str(ar["TOTALDUE"]))
+
+
+def store_order(connection: str, **kw: Any) -> Order:
+    return shirt_order("1001", **kw).model_copy(update={"connection_id": connection})
+
+
+# --- identities ----------------------------------------------------------------------------------
+
+
+def test_two_stores_with_the_same_order_number_never_share_an_invoice(sandbox: IntacctSandbox) -> None:
+    books = Books(sandbox)
+    a, b = store_order("shop-a"), store_order("shop-b")  # same number, same buyer, same amount
+    assert books.post(a) == "done: create"
+    outcome = books.post(b)
+    assert outcome.startswith("park: order 1001: document number Sales Invoice-1001 belongs to order shop-a:"), outcome
+    assert "invoice.numbering.prefix_by_connection" in (books.entry(b).last_error.fix or "")  # type: ignore[union-attr]
+    assert books.entry(b).document_key is None, "never adopted store A's invoice"
+    # Its payment waits instead of paying store A's invoice.
+    assert books.pay(payment_event(b, "pb", str(b.total)))[0].startswith("retry: invoice for order")
+    assert books.ar_due(a) == a.total
+    # The fix the message names works: store B gets its own invoice and its own payment.
+    fixed = settings(invoice={"numbering": {"prefix_by_connection": {"shop-b": "B-"}}})
+    books.orders_poster.settings = books.payments.settings = fixed
+    assert books.post(b) == "done: create"
+    assert books.entry(b).document_key == "Sales Invoice-B-1001"
+    assert books.pay(payment_event(b, "pb", str(b.total))) == ["done: posted"]
+    assert books.ar_due(b) == 0 and books.ar_due(a) == a.total
+
+
+def test_intacct_numbering_keeps_two_stores_same_number_same_buyer_apart(sandbox: IntacctSandbox) -> None:
+    books = Books(sandbox, settings(invoice={"numbering": {"mode": "intacct"}}))
+    a, b = store_order("shop-a"), store_order("shop-b")
+    assert books.post(a) == "done: create"
+    assert books.post(b) == "done: create"
+    assert books.entry(a).document_key != books.entry(b).document_key
+    assert books.pay(payment_event(b, "pb", str(b.total))) == ["done: posted"]
+    assert books.ar_due(b) == 0 and books.ar_due(a) == a.total, "store B paid its own invoice"
+
+
+def test_intacct_numbering_adopts_only_its_own_document_after_a_lost_answer(sandbox: IntacctSandbox) -> None:
+    books = Books(sandbox, settings(invoice={"numbering": {"mode": "intacct"}}))
+    a, b = store_order("shop-a"), store_order("shop-b")
+    assert books.post(a) == "done: create"
+    sandbox.inject(Fault(kind="lose_response", status=504, function="create_sotransaction"))
+    assert books.post(b) == "done: create"  # committed, answer lost, looked up: two rows match
+    assert books.entry(b).document_key not in (None, books.entry(a).document_key)
+    assert len(books.docs("Sales Invoice")) == 2
+
+
+def test_a_rule_customer_bills_and_receives_the_payment_and_no_stray_customer_is_made(
+    sandbox: IntacctSandbox,
+) -> None:
+    rule = {"name": "marketplace", "when": {"connection": "amazon"}, "set": {"customer_id": "C-1001"}}
+    defaults = settings().model_dump(mode="json")["rules"]
+    books = Books(sandbox, settings(rules=[rule, *defaults]))
+    customers_before = len(sandbox.snapshot()["customers"])
+    o = store_order("amazon")
+    assert books.post(o) == "done: create"
+    [invoice] = books.docs("Sales Invoice")
+    assert invoice["CUSTVENDID"] == "C-1001" and books.entry(o).customer_id == "C-1001"
+    assert books.pay(payment_event(o, "p1", str(o.total))) == ["done: posted"]
+    assert books.ar_due(o) == 0
+    assert len(sandbox.snapshot()["customers"]) == customers_before, "no customer made for the buyer"
+
+
+# --- updates, closes --------------------------------------------------------------------------------
+
+
+def test_updates_back_and_forth_end_where_the_channel_is(sandbox: IntacctSandbox) -> None:
+    books = Books(sandbox)
+    a = shirt_order()
+    b = shirt_order(lines=[line("1", "TSHIRT-M", "3", "19.99"), line("2", "MUG-01", "1", "12.50")])
+    assert books.post(a, 0) == "done: create"
+    for version, state in enumerate([b, a, b], start=1):  # A -> B -> A -> B
+        assert books.post(state, version) == "done: update", version
+    [invoice] = books.docs("Sales Invoice")
+    assert D(str(invoice["TOTAL"])) == b.total
+    assert books.entry(b).invoice_total == b.total and books.entry(b).invoice_updates == 3
+
+
+def test_a_lost_answer_on_close_alone_in_its_wave_is_settled(sandbox: IntacctSandbox) -> None:
+    books = Books(sandbox, settings(cancellation={"unpaid": "close"}))
+    o = shirt_order()
+    assert books.post(o) == "done: create"
+    cancelled = shirt_order(status=OrderStatus.CANCELLED, cancelled_at=T0, financial_status=FinancialStatus.PENDING)
+    sandbox.inject(Fault(kind="lose_response", status=504, function="update_sotransaction"))
+    assert books.post(cancelled, 1) == "done: close"
+    assert books.entry(o).status == "closed"
+    [invoice] = books.docs("Sales Invoice")
+    assert invoice["STATE"] == "Closed"
+
+
+# --- cancellations with payments and refunds ---------------------------------------------------------
+
+
+def cancelled_refunded(o: Order) -> Order:
+    return o.model_copy(
+        update={"status": OrderStatus.CANCELLED, "cancelled_at": T0, "financial_status": FinancialStatus.REFUNDED}
+    )
+
+
+def test_a_paid_order_cancelled_with_a_refund_is_credited_once_cancellation_first(sandbox: IntacctSandbox) -> None:
+    books = Books(sandbox)
+    o = shirt_order()
+    books.post(o)
+    assert books.pay(payment_event(o, "p1", str(o.total))) == ["done: posted"]
+    assert books.post(cancelled_refunded(o), 1) == "done: credit"
+    assert books.pay(refund_event(o, "r1", str(o.total)))[0].startswith("done: nothing to credit")
+    assert books.credited() == o.total
+
+
+def test_a_paid_order_cancelled_with_a_refund_is_credited_once_refund_first(sandbox: IntacctSandbox) -> None:
+    books = Books(sandbox)
+    o = shirt_order()
+    books.post(o)
+    books.pay(payment_event(o, "p1", str(o.total)))
+    assert books.pay(refund_event(o, "r1", "10.00")) == ["done: posted"]  # a partial refund first
+    assert books.post(cancelled_refunded(o), 1) == "done: credit"  # then the rest is credited
+    assert books.credited() == o.total
+    assert books.entry(o).status == "credited"
+
+
+def test_a_cancellation_handled_before_the_capture_posts_waits_instead_of_deleting(sandbox: IntacctSandbox) -> None:
+    books = Books(sandbox)
+    o = shirt_order()
+    books.post(o)
+    assert books.post(cancelled_refunded(o), 1).startswith("retry: order 1001 was cancelled after it was paid")
+    assert len(books.docs("Sales Invoice")) == 1, "not deleted while its payment is on the way"
+    assert books.pay(payment_event(o, "p1", str(o.total))) == ["done: posted"]
+    assert books.post(cancelled_refunded(o), 1) == "done: credit"
+    assert books.pay(refund_event(o, "r1", str(o.total)))[0].startswith("done: nothing to credit")
+    assert books.credited() == o.total and books.ar_due(o) == 0
+
+
+def test_a_refund_for_a_deleted_invoice_credits_nothing(sandbox: IntacctSandbox) -> None:
+    books = Books(sandbox)
+    o = shirt_order()
+    books.post(o)
+    unpaid = shirt_order(status=OrderStatus.CANCELLED, cancelled_at=T0, financial_status=FinancialStatus.VOIDED)
+    assert books.post(unpaid, 1) == "done: delete"
+    assert books.pay(refund_event(o, "r1", "5.00"))[0].startswith("done: nothing to credit: the invoice was deleted")
+    assert books.docs("Sales Credit Memo") == []
+
+
+def test_a_payment_echoed_by_the_writeback_is_not_posted_again(sandbox: IntacctSandbox) -> None:
+    books = Books(sandbox)
+    o = shirt_order()
+    books.post(o)
+    entry = books.entry(o)
+    entry.status, entry.settled_in_intacct = "paid", True  # what the writeback records (see writeback.run)
+    books.ledger.put(entry)
+    assert books.pay(payment_event(o, f"{o.order_id}-paid", str(o.total)))[0].startswith(
+        "done: invoice settled in Intacct"
+    )
+    assert sandbox.snapshot()["payments"] == []
