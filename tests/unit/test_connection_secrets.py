@@ -238,3 +238,61 @@ def test_the_bounds_spelled_out_here_are_the_code_s() -> None:
 
     assert connection.MIN_WEBHOOK_SECRET_CHARS == MIN_WEBHOOK_SECRET_CHARS
     assert connections.MAX_CACHED_CONNECTIONS == MAX_CACHED_CONNECTIONS
+
+
+# --- binary secrets elsewhere: the webhooks CLI, the doctor, the consumers' Intacct secret ---------
+
+
+class _BinarySecrets:
+    """A Secrets Manager stand-in whose every secret is stored as SecretBinary."""
+
+    def get_secret_value(self, **kwargs: Any) -> dict[str, Any]:
+        return {"Name": kwargs["SecretId"], "SecretBinary": b'{"sender_id": "x"}'}
+
+
+def test_the_webhooks_cli_refuses_a_binary_connection_secret_with_the_fix() -> None:
+    import argparse
+
+    from intacct_sync.cli.webhooks import load_connection
+
+    args = argparse.Namespace(connection_file=None, secret_id="intacct-sync/dev/connections/shop")
+    with pytest.raises(ConfigurationError) as caught:
+        load_connection(args, secrets_client=_BinarySecrets())
+    assert "SecretBinary" in caught.value.message and "--secret-string" in (caught.value.fix or "")
+
+
+def test_the_doctor_reports_a_binary_intacct_secret_with_the_fix() -> None:
+    from intacct_sync.cli.doctor import _stack_inputs
+
+    class Cfn:
+        def describe_stacks(self, **_: Any) -> dict[str, Any]:
+            return {"Stacks": [{"Outputs": [{"OutputKey": "IntacctCredentialsSecret", "OutputValue": "arn:intacct"}]}]}
+
+    class Ssm:
+        def get_parameter(self, **_: Any) -> dict[str, Any]:
+            return {"Parameter": {"Value": "{}"}}
+
+    class Secrets(_BinarySecrets):
+        def get_paginator(self, _name: str) -> Any:
+            class Pages:
+                def paginate(self, **_: Any) -> list[dict[str, Any]]:
+                    return [{"SecretList": []}]
+
+            return Pages()
+
+    inputs = _stack_inputs("intacct-sync", {"cloudformation": Cfn(), "secretsmanager": Secrets(), "ssm": Ssm()})
+    assert isinstance(inputs.intacct, ConfigurationError)
+    assert "SecretBinary" in inputs.intacct.message and "README 'Intacct setup'" in (inputs.intacct.fix or "")
+
+
+def test_the_consumers_refuse_a_binary_intacct_secret_with_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    from aws_lambda_powertools.utilities import parameters
+
+    from intacct_sync import wiring
+    from intacct_sync.environment import Environment
+
+    monkeypatch.setattr(parameters, "get_secret", lambda *_a, **_k: b'{"sender_id": "x"}')
+    env = Environment.model_validate({"intacct_secret_arn": "arn:intacct"})
+    with pytest.raises(ConfigurationError) as caught:
+        wiring.intacct_credentials(env)
+    assert "SecretBinary" in caught.value.message

@@ -75,16 +75,18 @@ def parse_connection(connection_id: str, raw: str | Mapping[str, Any], *, source
     return connection
 
 
-def secret_string(response: Mapping[str, Any], name: str) -> str:
+def secret_string(
+    response: Mapping[str, Any], name: str, *, what: str = "connection", readme: str = "Channel setup"
+) -> str:
     """The SecretString of a GetSecretValue answer; a secret stored as binary is refused clearly."""
     raw = response.get("SecretString")
     if isinstance(raw, str):
         return raw
     stored = "as SecretBinary" if "SecretBinary" in response else "without a SecretString"
     raise ConfigurationError(
-        f"Secret '{name}' is stored {stored}; a connection is read from SecretString only.",
-        fix=f"Store the connection JSON as SecretString: aws secretsmanager put-secret-value --secret-id "
-        f"'{name}' --secret-string file://connection.json (README 'Channel setup').",
+        f"Secret '{name}' is stored {stored}; a {what} is read from SecretString only.",
+        fix=f"Store the {what} JSON as SecretString: aws secretsmanager put-secret-value --secret-id "
+        f"'{name}' --secret-string file://{what.replace(' ', '-')}.json (README '{readme}').",
     )
 
 

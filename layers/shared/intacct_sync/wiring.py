@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from intacct_sync.channels.api import client_for
-from intacct_sync.connections import ConnectionStore, SecretsManagerConnections
+from intacct_sync.connections import ConnectionStore, SecretsManagerConnections, secret_string
 from intacct_sync.environment import Environment
 from intacct_sync.errors import PermanentError
 from intacct_sync.intacct import IntacctClient, IntacctCredentials
@@ -52,6 +52,11 @@ def intacct_credentials(env: Environment) -> IntacctCredentials:
     from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415
 
     raw: Any = parameters.get_secret(env.intacct_secret_arn or "", max_age=CACHE_S)
+    if isinstance(raw, bytes | bytearray):  # Powertools hands back SecretBinary as bytes
+        return IntacctCredentials.from_secret(
+            secret_string({"SecretBinary": raw}, env.intacct_secret_arn or "", what="Intacct credentials",
+                          readme="Intacct setup")
+        )  # fmt: skip
     return IntacctCredentials.from_secret(raw if isinstance(raw, str) else json.dumps(raw))
 
 

@@ -21,7 +21,7 @@ from typing import Any, Literal, TextIO
 
 from intacct_sync.channels.api import client_for
 from intacct_sync.channels.api.errors import ChannelAuthError, ChannelRequestError, ChannelTransientError
-from intacct_sync.connections import SecretsManagerConnections, parse_connection
+from intacct_sync.connections import SecretsManagerConnections, parse_connection, secret_string
 from intacct_sync.errors import ConfigurationError, SyncError
 from intacct_sync.intacct import IntacctClient, IntacctConfigurationError, IntacctCredentials, SessionCache
 from intacct_sync.intacct import functions as fn
@@ -159,7 +159,11 @@ def _stack_inputs(stack: str, clients: dict[str, Any]) -> Inputs:
         )
     else:
         try:
-            intacct = str(secrets.get_secret_value(SecretId=arn)["SecretString"])
+            intacct = secret_string(
+                secrets.get_secret_value(SecretId=arn), arn, what="Intacct credentials", readme="Intacct setup"
+            )
+        except ConfigurationError as exc:
+            intacct = exc
         except Exception as exc:  # any AWS failure is reported, not raised
             intacct = ConfigurationError(
                 f"cannot read the Intacct secret {arn} ({type(exc).__name__})",

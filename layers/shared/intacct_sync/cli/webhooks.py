@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from intacct_sync.channels.api import DEFAULT_WEBHOOK_TOPICS, EnsureResult, WebhookSubscription, client_for
-from intacct_sync.connections import parse_connection
+from intacct_sync.connections import parse_connection, secret_string
 from intacct_sync.errors import ConfigurationError, SyncError
 from intacct_sync.models.connection import Connection
 from intacct_sync.retry import Deadline
@@ -74,7 +74,7 @@ def load_connection(args: argparse.Namespace, *, secrets_client: Any = None) -> 
     from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
 
     try:
-        raw = secrets_client.get_secret_value(SecretId=name)["SecretString"]
+        raw = secret_string(secrets_client.get_secret_value(SecretId=name), name)
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "error")
         raise ConfigurationError(
