@@ -5,6 +5,7 @@ order cancelled with a refund is credited exactly once whatever the queue order.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -229,3 +230,62 @@ def test_a_payment_echoed_by_the_writeback_is_not_posted_again(sandbox: IntacctS
         "done: invoice settled in Intacct"
     )
     assert sandbox.snapshot()["payments"] == []
+
+
+# --- a paid order edited afterwards ------------------------------------------------------------------
+
+
+def test_a_paid_order_that_gains_a_line_gets_an_additional_invoice_its_payment_settles(
+    sandbox: IntacctSandbox,
+) -> None:
+    books = Books(sandbox, settings(items={"adjustment_item_id": "DISCOUNT"}))
+    o = shirt_order()
+    books.post(o)
+    assert books.pay(payment_event(o, "p1", str(o.total))) == ["done: posted"]
+    more = shirt_order(lines=[line("1", "TSHIRT-M", "3", "19.99"), line("2", "MUG-01", "1", "12.50")], total_tax="6.00")
+    assert books.post(more, 1) == "done: extra"
+    gained = more.total - o.total
+    extra = [d for d in books.docs("Sales Invoice") if d["DOCID"] == "Sales Invoice-1001-A1"]
+    assert len(extra) == 1 and D(str(extra[0]["TOTAL"])) == gained
+    assert [(s["DESCRIPTION"], D(str(s["TOTAL"]))) for s in extra[0]["SUBTOTALS"]] == [("Tax", D("1.80"))]
+    assert books.post(more, 1) == "done: no change", "the same state again adds nothing"
+    later = T0 + timedelta(hours=1)
+    assert books.pay(payment_event(more, "p2", str(gained), processed_at=later)) == ["done: posted"]
+    entry = books.entry(o)
+    assert entry.booked_total == more.total and entry.paid_total == more.total and entry.status == "paid"
+    [ar] = [a for a in sandbox.snapshot()["arinvoices"] if str(a["RECORDNO"]) == entry.extra_invoices[0].ar_record_key]
+    assert D(str(ar["TOTALDUE"])) == 0, "the second payment went to the additional invoice"
+
+
+def test_a_paid_order_that_loses_a_line_is_credited_by_its_refund_only(sandbox: IntacctSandbox) -> None:
+    books = Books(sandbox, settings(items={"adjustment_item_id": "DISCOUNT"}))
+    o = shirt_order()
+    books.post(o)
+    books.pay(payment_event(o, "p1", str(o.total)))
+    less = shirt_order(lines=[line("1", "TSHIRT-M", "2", "19.99")], total_tax="4.20")
+    assert books.post(less, 1) == "done: changed after payment: nothing to invoice"
+    assert books.docs("Sales Credit Memo") == [] and any(
+        "reduced after payment" in h.action for h in books.entry(o).history
+    )
+    assert books.pay(refund_event(o, "r1", "12.50")) == ["done: posted"]
+    assert books.credited() == D("12.50")
+
+
+def test_an_addition_after_payment_without_an_adjustment_item_is_parked_with_the_fix(sandbox: IntacctSandbox) -> None:
+    books = Books(sandbox, settings(items={"adjustment_item_id": None}))
+    o = shirt_order()
+    books.post(o)
+    books.pay(payment_event(o, "p1", str(o.total)))
+    more = shirt_order(lines=[line("1", "TSHIRT-M", "3", "19.99"), line("2", "MUG-01", "1", "12.50")])
+    assert books.post(more, 1).startswith("park: Addition 1 to order 1001")
+    assert "items.adjustment_item_id" in (books.entry(o).last_error.fix or "")  # type: ignore[union-attr]
+
+
+def test_after_payment_leave_only_notes_the_change(sandbox: IntacctSandbox) -> None:
+    books = Books(sandbox, settings(invoice={"after_payment": "leave"}))
+    o = shirt_order()
+    books.post(o)
+    books.pay(payment_event(o, "p1", str(o.total)))
+    more = shirt_order(lines=[line("1", "TSHIRT-M", "3", "19.99"), line("2", "MUG-01", "1", "12.50")])
+    assert books.post(more, 1) == "done: changed after payment: left as is"
+    assert len(books.docs("Sales Invoice")) == 1

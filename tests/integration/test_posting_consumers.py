@@ -47,7 +47,9 @@ def order_event(o: Order, *, version: int = 0, event_id: str | None = None) -> O
     )
 
 
-def payment_event(o: Order, payment_id: str, amount: str, gateway: str = "shopify_payments") -> PaymentEvent:
+def payment_event(
+    o: Order, payment_id: str, amount: str, gateway: str = "shopify_payments", processed_at: datetime = T0
+) -> PaymentEvent:
     p = Payment(
         connection_id=o.connection_id,
         channel=o.channel,
@@ -57,7 +59,7 @@ def payment_event(o: Order, payment_id: str, amount: str, gateway: str = "shopif
         amount=D(amount),
         currency=o.currency,
         gateway=gateway,
-        processed_at=T0,
+        processed_at=processed_at,
     )
     return PaymentEvent(
         event_id=f"pay-{payment_id}", connection_id=o.connection_id, channel=o.channel, topic="t", payload=p

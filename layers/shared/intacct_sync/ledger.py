@@ -43,6 +43,9 @@ class PaymentRecord(BaseModel):
     amount: Decimal
     recordno: str | None = None
     posted_at: datetime
+    applied: dict[str, Decimal] = Field(default_factory=dict)
+    """AR record key -> amount, when the payment was split over the invoice and additional ones
+    (empty: all on the invoice)."""
 
 
 class RefundRecord(BaseModel):
@@ -53,6 +56,15 @@ class RefundRecord(BaseModel):
     credited: bool = True
     """False when no credit memo was posted for it (the invoice was already credited in full by
     the cancellation, or deleted): recorded so a redelivery is a duplicate, counted nowhere."""
+
+
+class ExtraInvoice(BaseModel):
+    """An additional invoice for what a paid order gained when edited afterwards."""
+
+    document_key: str
+    ar_record_key: str | None = None
+    amount: Decimal
+    posted_at: datetime
 
 
 class ErrorRecord(BaseModel):
@@ -92,6 +104,9 @@ class LedgerEntry(BaseModel):
     invoice_total: Decimal | None = None
     invoice_hash: str | None = None
     invoice_lines: int | None = None
+    invoice_tax: Decimal | None = None
+    """Tax on the invoice as last written (an additional invoice carries only the tax it adds)."""
+    extra_invoices: list[ExtraInvoice] = Field(default_factory=list)
     invoice_updates: int = 0
     """How many updates were applied to the invoice: part of each update's controlid, so a later
     update with the same content as an earlier one (A -> B -> A) is a new operation."""
@@ -116,6 +131,12 @@ class LedgerEntry(BaseModel):
     """An invoice update was sent and its answer lost: Intacct may hold the new version (and a new
     AR record key) while this entry still shows the old one. Payments wait until the update is
     sent again and settles (its controlid makes that safe)."""
+    test_order: bool = False
+    """The order was made in the channel's test mode and skipped (`test_orders = "skip"`): its
+    payments and refunds are finished as skipped too, never left waiting for an invoice."""
+    cash_change: dict[str, Decimal] = Field(default_factory=dict)
+    """POS cash netting (`posting.cash_change`), per channel transaction id: + change handed back,
+    - cash tendered beyond what was posted. The sum is change not yet matched (>0) or expected (<0)."""
     settled_in_intacct: bool = False
     """The invoice was settled in Intacct itself (a bank transfer recorded there) and the
     writeback marked the channel order paid: a payment the channel then reports is that echo."""
@@ -123,6 +144,21 @@ class LedgerEntry(BaseModel):
     @property
     def paid_total(self) -> Decimal:
         return sum((p.amount for p in self.payments.values()), Decimal(0))
+
+    @property
+    def booked_total(self) -> Decimal:
+        """What the order's invoices add up to: the invoice and any additional ones."""
+        return (self.invoice_total or Decimal(0)) + sum((x.amount for x in self.extra_invoices), Decimal(0))
+
+    def due_by_record(self) -> list[tuple[str, Decimal]]:
+        """(AR record key, amount still due) of the invoice, then each additional invoice."""
+        paid: dict[str, Decimal] = {}
+        for p in self.payments.values():
+            for key, amount in (p.applied or {self.ar_record_key or "": p.amount}).items():
+                paid[key] = paid.get(key, Decimal(0)) + amount
+        records = [(self.ar_record_key or "", self.invoice_total or Decimal(0))]
+        records += [(x.ar_record_key or "", x.amount) for x in self.extra_invoices]
+        return [(key, total - paid.get(key, Decimal(0))) for key, total in records]
 
     @property
     def credited_total(self) -> Decimal:

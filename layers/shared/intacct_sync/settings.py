@@ -119,6 +119,10 @@ class InvoiceSettings(_Section):
     shipping_methods: dict[str, _Id] = Field(default_factory=dict)
     """Channel shipping method (title or code, case-insensitive) -> Intacct Ship Via name for the
     header's shippingmethod; unmapped methods are left off the header (they stay on the shipping line)."""
+    after_payment: Literal["adjust", "leave"] = "adjust"
+    """An order changed after it was paid: `adjust` invoices what it gained on an additional
+    invoice `<number>-A<n>` (what it lost is credited when the channel refunds it); `leave` only
+    notes it in the ledger for a person."""
     total_mismatch: Literal["reject", "adjust"] = "reject"
     """When an order's parts do not add up to its total: park it, or post the difference as an
     adjustment line (items.adjustment_item_id)."""
@@ -151,6 +155,10 @@ class CreditMemoSettings(_Section):
     transaction_definition: _Id = "Sales Credit Memo"
     numbering: Numbering = Numbering(prefix="CM-")
     """order_number: prefix + order number + "-" + refund id; intacct: Intacct numbers it."""
+    restock_unstated: bool = True
+    """Refunded units whose channel does not say whether they went back on hand (WooCommerce's
+    REST API does not report `restock_items`): true credits them on their own item (the credit
+    memo puts them back on hand), false on `items.no_restock_item_id` (no inventory effect)."""
 
 
 # --- items and units -------------------------------------------------------------------------
@@ -167,8 +175,12 @@ class ItemOverrides(_Section):
     shipping_item_id: _Id | None = None
     discount_item_id: _Id | None = None
     adjustment_item_id: _Id | None = None
+    no_restock_item_id: _Id | None = None
     fee_item_id: _Id | None = None
     fallback_item_id: _Id | None = None
+    gift_card_item_id: _Id | None = None
+    tip_item_id: _Id | None = None
+    duty_item_id: _Id | None = None
     sku_map: dict[str, _Id] = Field(default_factory=dict)
     sku_patterns: tuple[SkuPattern, ...] = ()
 
@@ -178,9 +190,20 @@ class ItemSettings(_Section):
     discount_item_id: _Id = "DISCOUNT"
     adjustment_item_id: _Id | None = None
     """Item of amount-only refund lines and of total adjustments (total_mismatch=adjust)."""
+    no_restock_item_id: _Id | None = None
+    """Non-inventory item of refunded units the channel did not put back on hand (Shopify
+    `restock_type: no_restock`): the credit memo credits their value without restocking them.
+    null = `adjustment_item_id`."""
     fee_item_id: _Id | None = "FEE"
     """Item for fee lines without SKU (WooCommerce fees, BigCommerce fees and gift wrapping);
     null = such lines follow `no_sku`."""
+    gift_card_item_id: _Id = "GIFTCARD"
+    """Item of gift cards sold (Shopify `line_items[].gift_card`): a non-inventory item whose GL
+    account is the gift card liability, so the sale is not booked as revenue (its SKU is ignored)."""
+    tip_item_id: _Id = "TIPS"
+    """Item of tips the customer added (Shopify `total_tip_received` / tip line items)."""
+    duty_item_id: _Id = "DUTIES"
+    """Item of import duties collected with the order (Shopify `line_items[].duties[]`)."""
     tax_subtotal: _Id = "Tax"
     """Description of the tax subtotal on the transaction definitions (every tax not mapped by
     `tax_subtotals`)."""
@@ -239,6 +262,14 @@ class PaymentSettings(_Section):
     default: PaymentMethod = PaymentMethod(undeposited_account="1200")
     gateways: dict[str, PaymentMethod] = Field(default_factory=dict)
     """Gateway name as the channel reports it (case-insensitive) -> method and account."""
+    gift_card: PaymentMethod = PaymentMethod(payment_method="Cash", undeposited_account="2150")
+    """Gift card redemptions: the money comes off the gift card liability, not into cash. Used for
+    the gateways of `gift_card_gateways` unless `gateways` names them."""
+    gift_card_gateways: tuple[_Id, ...] = ("gift_card",)
+    """Gateway names (case-insensitive) that are gift card redemptions (Shopify `gift_card`)."""
+    cash_gateways: tuple[_Id, ...] = ("cash",)
+    """Gateway names (case-insensitive) of cash taken at a till (Shopify POS `cash`): a sale above
+    what is due is cash tendered, netted with the `change` handed back (`posting.cash_change`)."""
 
     @model_validator(mode="after")
     def _unique(self) -> PaymentSettings:
@@ -256,7 +287,20 @@ class PaymentSettings(_Section):
             for name, method in self.gateways.items():
                 if name.strip().casefold() == key:
                     return method
+            if self.is_gift_card(gateway):
+                return self.gift_card
         return self.default
+
+    def is_gift_card(self, gateway: str | None) -> bool:
+        return bool(gateway) and _named(gateway, self.gift_card_gateways)
+
+    def is_cash(self, gateway: str | None) -> bool:
+        return bool(gateway) and _named(gateway, self.cash_gateways)
+
+
+def _named(gateway: str | None, names: tuple[str, ...]) -> bool:
+    key = (gateway or "").strip().casefold()
+    return any(name.strip().casefold() == key for name in names)
 
 
 class CancellationSettings(_Section):
@@ -354,6 +398,9 @@ class WritebackSettings(_Section):
 
 
 class Settings(_Section):
+    test_orders: Literal["skip", "post"] = "skip"
+    """Orders made in the channel's test mode (Shopify `test: true`, test transactions): "skip"
+    posts neither them nor their payments and refunds (recorded in the ledger); "post" books them."""
     customer: CustomerSettings = CustomerSettings()
     invoice: InvoiceSettings = InvoiceSettings()
     credit_memo: CreditMemoSettings = CreditMemoSettings()

@@ -21,7 +21,8 @@ from intacct_sync.intacct.gate import DynamoSemaphore
 from intacct_sync.intake.pipeline import EventPipeline
 from intacct_sync.ledger import DynamoLedger
 from intacct_sync.models.events import CanonicalEvent, OrderEvent
-from intacct_sync.models.order import Order
+from intacct_sync.models.order import Order, Refund
+from intacct_sync.posting.cash_change import CashChangePoster
 from intacct_sync.posting.orders import OrderPoster
 from intacct_sync.posting.payments import PaymentPoster
 from intacct_sync.queues import SqsEventQueue
@@ -112,6 +113,16 @@ class ChannelFetcher:
         found = [e for e in self.events(event, deadline) if isinstance(e, OrderEvent)]
         return found[0].payload if found else None
 
+    def refund(self, refund: Refund, deadline: Deadline) -> Refund | None:
+        """The refund's current state in full (see `ChannelClient.fetch_refund`)."""
+        connection = self.store.get(refund.connection_id)
+        if connection is None:
+            raise PermanentError(
+                f"connection '{refund.connection_id}' no longer exists",
+                fix="Re-create its secret, or discard the message.",
+            )
+        return client_for(connection).fetch_refund(refund, deadline=deadline)
+
 
 def order_poster(env: Environment) -> OrderPoster:
     env.require("state_table")
@@ -132,11 +143,13 @@ def order_poster(env: Environment) -> OrderPoster:
 
 def payment_poster(env: Environment) -> PaymentPoster:
     env.require("state_table")
-    return PaymentPoster(
+    fetcher = ChannelFetcher(connections(env))
+    return CashChangePoster(  # POS cash change netted from its sale, else the PaymentPoster
         intacct_client(env),
         DynamoLedger(env.state_table or ""),
         settings(env),
-        fetch_order=ChannelFetcher(connections(env)).order,
+        fetch_order=fetcher.order,
+        fetch_refund=fetcher.refund,
     )
 
 

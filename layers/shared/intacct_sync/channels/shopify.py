@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from intacct_sync.channels.base import (
     AddressFields,
@@ -238,7 +238,8 @@ def _order(n: Node, connection: Connection) -> Order:
     shipping = _address(n.obj("shipping_address"))
 
     refunded = _refunded_quantities(n)
-    lines = tuple(_line(item, refunded) for item in n.objects("line_items"))
+    lines = _with_tips(n, tuple(_line(item, refunded) for item in n.objects("line_items")))
+    lines += _duties(n, lines)
     shipping_lines = tuple(_shipping_line(item) for item in n.objects("shipping_lines"))
     discounts = _discounts(n)
 
@@ -406,6 +407,87 @@ def _line(n: Node, refunded: Mapping[str, Decimal]) -> OrderLine:
     )
 
 
+def _with_tips(n: Node, lines: tuple[OrderLine, ...]) -> tuple[OrderLine, ...]:
+    """Tips (`total_tip_received`, inside `total_price`) as lines of kind "tip": the line items
+    that carry them when the order has such (no product, titled "Tip", adding up to the tip),
+    else one line of the whole tip. Whether Shopify lists a tip as a line item is unsure."""
+    tip = n.opt_decimal("total_tip_received")
+    if not tip:
+        return lines
+    carriers = [i for i, line in enumerate(lines) if _is_tip_line(line)]
+    if carriers and sum((lines[i].net for i in carriers), ZERO) == tip:
+        return tuple(line.model_copy(update={"kind": "tip"}) if i in carriers else line for i, line in enumerate(lines))
+    extra = build(
+        OrderLine,
+        f"{n.path}.total_tip_received",
+        line_id="tip",
+        kind="tip",
+        name="Tip",
+        quantity=Decimal(1),
+        unit_price=tip,
+        subtotal=tip,
+        taxable=False,
+    )
+    return (*lines, extra)
+
+
+def _is_tip_line(line: OrderLine) -> bool:
+    return line.product_id is None and line.variant_id is None and line.name.strip().casefold() == "tip"
+
+
+def _duties(n: Node, lines: tuple[OrderLine, ...]) -> tuple[OrderLine, ...]:
+    """Import duties (inside `total_price`) as lines of kind "duty": one per `line_items[].duties[]`
+    entry (shop money: `price_set.shop_money`, else `shop_money`), for lines still on the order;
+    when no line itemises them, one line of `current_total_duties_set` (else the original)."""
+    on_order = {line.line_id: line for line in lines if line.quantity > 0}
+    found: list[OrderLine] = []
+    for item in n.objects("line_items"):
+        line = on_order.get(item.id("id")) if item.has("id") else None
+        if line is None:
+            continue
+        for duty in item.objects("duties"):
+            amount = _set_amount(duty.obj("price_set"))
+            if amount is None:
+                amount = _set_amount(duty)  # REST: shop_money / presentment_money on the duty itself
+            if not amount:
+                continue
+            code = duty.text("harmonized_system_code")
+            found.append(
+                build(
+                    OrderLine,
+                    duty.path,
+                    line_id=f"{line.line_id}:duty:{duty.text('id') or len(found)}",
+                    kind="duty",
+                    name=f"Duties on {line.name}" + (f" (HS {code})" if code else ""),
+                    quantity=Decimal(1),
+                    unit_price=amount,
+                    subtotal=amount,
+                    tax=_tax_lines(duty),
+                    taxable=False,
+                )
+            )
+    if found:
+        return tuple(found)
+    total = _set_amount(n.obj("current_total_duties_set"))
+    if total is None:
+        total = _set_amount(n.obj("original_total_duties_set"))
+    if not total:
+        return ()
+    return (
+        build(
+            OrderLine,
+            f"{n.path}.current_total_duties_set",
+            line_id="duties",
+            kind="duty",
+            name="Duties",
+            quantity=Decimal(1),
+            unit_price=total,
+            subtotal=total,
+            taxable=False,
+        ),
+    )
+
+
 def _shipping_line(n: Node) -> ShippingLine:
     return build(
         ShippingLine,
@@ -499,11 +581,13 @@ def refund_from_json(refund_json: object, connection: Connection, *, order_curre
 
 
 def _refund(n: Node, connection: Connection, *, order_currency: str | None) -> Refund:
-    refund_transactions = [
-        t for t in n.objects("transactions") if t.text("kind") == "refund" and t.text("status") in (None, "success")
-    ]
+    every = [t for t in n.objects("transactions") if t.text("kind") == "refund"]
+    refund_transactions = [t for t in every if t.text("status") in (None, "success")]
     amount = sum((t.decimal("amount") for t in refund_transactions), ZERO)
     currency = next((t.text("currency") for t in refund_transactions if t.text("currency")), None)
+    status = _refund_status([t.text("status") for t in every])
+    # Refunds from before restock_type existed say it once for the whole refund.
+    whole_restock = n.flag("restock") if n.get("restock") is not None else None
 
     lines = []
     for item in n.objects("refund_line_items"):
@@ -522,18 +606,21 @@ def _refund(n: Node, connection: Connection, *, order_currency: str | None) -> R
                 # Shop money (the invoice's currency); the plain fields are the fallback.
                 amount=_shop(item, "subtotal", fallback),
                 tax=_shop(item, "total_tax", ZERO),
+                restock=_restocked(item.text("restock_type"), whole_restock),
             )
         )
 
+    # order_adjustments amounts are negative for money going back to the customer; a shipping
+    # refund's tax is apart from its amount (`tax_amount`).
+    adjustments = [a for a in n.objects("order_adjustments") if a.text("kind") == "shipping_refund"]
+    shipping = -sum((_shop(a, "amount", ZERO) for a in adjustments), ZERO)
+    shipping_tax = -sum((_shop(a, "tax_amount", ZERO) for a in adjustments), ZERO)
     shipping_lines = n.objects("refund_shipping_lines")
     if shipping_lines:
         shipping = sum((_set_amount(s.obj("subtotal_amount_set")) or ZERO for s in shipping_lines), ZERO)
-    else:
-        # order_adjustments amounts are negative for money going back to the customer.
-        shipping = -sum(
-            (_shop(a, "amount", ZERO) for a in n.objects("order_adjustments") if a.text("kind") == "shipping_refund"),
-            ZERO,
-        )
+        # Its tax field's name is unsure (README facts table): the adjustments' tax otherwise.
+        lines_tax = sum((_set_amount(s.obj("total_tax_amount_set")) or ZERO for s in shipping_lines), ZERO)
+        shipping_tax = lines_tax or shipping_tax
 
     return build(
         Refund,
@@ -547,9 +634,30 @@ def _refund(n: Node, connection: Connection, *, order_currency: str | None) -> R
         currency=(currency or order_currency or "XXX").upper(),
         lines=tuple(lines),
         shipping_amount=shipping,
+        shipping_tax=shipping_tax,
         reason=n.text("note"),
         processed_at=n.opt_date_time("processed_at") or n.opt_date_time("created_at"),
+        status=status,
+        test=any(t.flag("test") for t in refund_transactions),
     )
+
+
+def _refund_status(statuses: list[str | None]) -> Literal["success", "pending", "failed"]:
+    """A refund waits while any of its refund transactions is pending; it failed when every
+    one failed (`failure`/`error`); no transaction at all (a restock-only refund) is settled."""
+    if "pending" in statuses:
+        return "pending"
+    if statuses and all(s in ("failure", "error") for s in statuses):
+        return "failed"
+    return "success"
+
+
+def _restocked(restock_type: str | None, whole: bool | None) -> bool | None:
+    """`restock_type` `no_restock` keeps the units off hand; `cancel`, `return` and
+    `legacy_restock` put them back. Without it, the refund's own `restock` flag."""
+    if restock_type is not None:
+        return restock_type != "no_restock"
+    return whole
 
 
 def _shop(n: Node, field: str, fallback: Decimal) -> Decimal:
@@ -576,13 +684,14 @@ def _refund_event(refund: Refund, ctx: _Delivery) -> CanonicalEvent:
 
 
 def payment_from_transaction(transaction_json: object, connection: Connection) -> Payment | None:
-    """A Transaction (decoded) -> Payment when a successful capture/sale, else None."""
+    """A Transaction (decoded) -> Payment when a successful capture/sale (or POS cash `change`,
+    netted from its sale by `posting.cash_change`), else None."""
     return _payment(as_object(transaction_json, "transaction"), connection)
 
 
 def _payment(n: Node, connection: Connection) -> Payment | None:
     kind = n.text("kind")
-    if kind not in ("capture", "sale") or n.text("status") != "success":
+    if kind not in ("capture", "sale", "change") or n.text("status") != "success":
         return None
     return build(
         Payment,

@@ -71,6 +71,7 @@ from intacct_sync.models.order import (
     OrderStatus,
     Payment,
     Refund,
+    RefundLine,
     ShippingLine,
 )
 
@@ -254,6 +255,48 @@ def _order_events(n: Node, connection: Connection, *, topic: str, delivery_id: s
             )
         )
     return events
+
+
+def refund_detail(refund_json: object, connection: Connection, *, order_id: str, currency: str) -> Refund:
+    """`GET /wc/v3/orders/{id}/refunds/{refund_id}` (decoded) -> the Refund with its lines,
+    shipping and tax (`detail_complete=True`). Refund line and shipping amounts are negative
+    and tax-exclusive like the order's; a refund line names the order line it refunds in its
+    `_refunded_item_id` meta. WooCommerce does not report whether the units were restocked
+    (`api_restock` is write-only), so `restock` stays None. The body has no currency: the
+    order's is passed in."""
+    n = as_object(refund_json, "refund")
+    lines = [_refund_line(item) for item in (*n.objects("line_items"), *n.objects("fee_lines"))]
+    shipping = n.objects("shipping_lines")
+    return build(
+        Refund,
+        n.path,
+        connection_id=connection.id,
+        channel=CHANNEL,
+        refund_id=n.id("id"),
+        order_id=order_id,
+        amount=abs(n.decimal("amount")),
+        currency=currency.upper(),
+        lines=tuple(lines),
+        shipping_amount=sum((abs(s.opt_decimal("total")) for s in shipping), ZERO),
+        shipping_tax=sum((abs(s.opt_decimal("total_tax")) for s in shipping), ZERO),
+        reason=n.text("reason"),
+        processed_at=n.opt_date_time("date_created_gmt", naive_is_utc=True),
+    )
+
+
+def _refund_line(n: Node) -> RefundLine:
+    refunded = next((str(m.get("value")) for m in n.objects("meta_data") if m.get("key") == "_refunded_item_id"), None)
+    # Fee refunds have no quantity; `refund_total` is the positive twin of `total` in newer versions.
+    total = n.decimal("total") if n.has("total") else -n.opt_decimal("refund_total")
+    return build(
+        RefundLine,
+        n.path,
+        line_id=refunded or n.id("id"),
+        sku=n.text("sku", max_len=255),
+        quantity=abs(n.opt_decimal("quantity", Decimal(-1))),
+        amount=abs(total),
+        tax=abs(n.opt_decimal("total_tax")),
+    )
 
 
 def order_from_json(order_json: object, connection: Connection) -> Order:

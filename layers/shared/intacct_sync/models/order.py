@@ -129,7 +129,10 @@ class Customer(Frozen):
 
 class OrderLine(Frozen):
     line_id: str
-    kind: Literal["product", "fee", "gift_card"] = "product"
+    kind: Literal["product", "fee", "gift_card", "tip", "duty"] = "product"
+    """gift_card: a gift card sold (a liability, `items.gift_card_item_id`); tip and duty: money
+    collected for the staff or the customs authority (`items.tip_item_id`, `items.duty_item_id`),
+    inside the order total like the product lines."""
     sku: str | None = None
     name: str
     product_id: str | None = None
@@ -291,7 +294,9 @@ class Payment(Frozen):
     order_id: str
     payment_id: str
     """Unique per channel transaction (stable across redeliveries)."""
-    kind: Literal["capture", "sale"]
+    kind: Literal["capture", "sale", "change"]
+    """change: cash handed back to a customer who tendered more than was due (Shopify POS); it
+    reduces the cash sale it belongs to and is never posted as a payment (`posting.cash_change`)."""
     amount: Money
     currency: CurrencyCode
     gateway: str | None = None
@@ -307,8 +312,13 @@ class RefundLine(Frozen):
     sku: str | None = None
     quantity: Quantity
     amount: Money
-    """Refunded amount for the line, before tax."""
+    """Refunded amount for the line (tax included when the order's `taxes_included`, like the
+    order's lines)."""
     tax: Money = ZERO
+    restock: bool | None = None
+    """Whether the channel put the units back on hand (Shopify `restock_type` other than
+    `no_restock`); None when the channel does not say (WooCommerce's REST API): then
+    `credit_memo.restock_unstated` decides."""
 
 
 class Refund(Frozen):
@@ -321,11 +331,19 @@ class Refund(Frozen):
     currency: CurrencyCode
     lines: tuple[RefundLine, ...] = ()
     shipping_amount: Money = ZERO
+    shipping_tax: Money = ZERO
+    """Tax on the refunded shipping (Shopify `order_adjustments[].tax_amount`, WooCommerce refund
+    `shipping_lines[].total_tax`): reversed on the tax subtotal, not as a discount."""
     reason: str | None = None
     processed_at: UtcDatetime | None = None
+    test: bool = False
+    """Made in the channel's test mode (Shopify refund transactions' `test`)."""
     detail_complete: bool = True
     """False when the channel payload only gave the total (WooCommerce order.refunds[]): lines
     and shipping split must be fetched before a line-level credit memo is built."""
+    status: Literal["success", "pending", "failed"] = "success"
+    """The outcome of the money's return (Shopify refund transactions' `status`): a pending
+    refund waits for its outcome, a failed one is never credited."""
 
 
 class Cancellation(Frozen):

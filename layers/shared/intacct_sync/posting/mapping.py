@@ -66,7 +66,7 @@ from intacct_sync.intacct.documents import (
 )
 from intacct_sync.intacct.wire import MAX_CONTROLID
 from intacct_sync.models.money import ZERO, minor_units, quantize_money
-from intacct_sync.models.order import Order, OrderLine, Payment, Refund, TaxLine
+from intacct_sync.models.order import Order, OrderLine, Payment, Refund, RefundLine, TaxLine
 from intacct_sync.models.text import clean_text
 from intacct_sync.posting.contacts import OrderContacts, contacts_for
 from intacct_sync.posting.rules import LineValues, RuleOutcome, evaluate, glob_matches
@@ -269,10 +269,15 @@ def _service_item(order: Order, settings: Settings, name: str) -> str:
     return value
 
 
+_SPECIAL_ITEMS: Final = {"gift_card": "gift_card_item_id", "tip": "tip_item_id", "duty": "duty_item_id"}
+
+
 def item_for_sku(sku: str | None, kind: str, order: Order, settings: Settings, *, name: str = "") -> str:
     """Guide: Item ID = product SKU, through the item settings: per-connection/channel overrides
     then global `sku_map` (exact) and `sku_patterns` (glob, in order), else the SKU itself;
     a fee without SKU takes `fee_item_id`; any other line without SKU follows `items.no_sku`."""
+    if special := _SPECIAL_ITEMS.get(kind):  # gift cards sold, tips, duties: never revenue by SKU
+        return _service_item(order, settings, special)
     sources: list[ItemOverrides | ItemSettings] = [
         *settings.item_overrides(order.connection_id, order.channel),
         settings.items,
@@ -300,7 +305,7 @@ def item_for_sku(sku: str | None, kind: str, order: Order, settings: Settings, *
 
 def unit_for(line: OrderLine, settings: Settings) -> str | None:
     """Unit of measure (the guide: "not mapped, but it can be added"): `units.by_sku`, else the default."""
-    if line.kind == "fee":
+    if line.kind in ("fee", "tip", "duty"):
         return None
     if line.sku:
         for p in settings.units.by_sku:
@@ -773,15 +778,18 @@ def credit_memo_for(
             amount = rl.amount - rl.tax if order.taxes_included else rl.amount
             memo = (line.name if line else (rl.sku or rl.line_id)) + " (refunded)"
             unit = unit_for(line, settings) if line else settings.units.default
-            parts.append(
-                _Part("product", item_id, rl.quantity, amount, _dims(values, warehouse=True), _memo(memo), None, unit)
-            )
+            dims = _dims(values, warehouse=True)
+            if not _restocked(rl, settings):  # the product's own item would put the units back on hand
+                item_id, dims, unit = _no_restock_item(order, settings), _dims(values, warehouse=False), None
+                memo = f"{memo[: -len(' (refunded)')]} (refunded, not restocked: {rl.sku or item_id})"
+            parts.append(_Part("product", item_id, rl.quantity, amount, dims, _memo(memo), None, unit))
             tax += rl.tax
         if refund.shipping_amount:
             parts.append(
                 _Part("shipping", _service_item(order, settings, "shipping_item_id"), Decimal(1),
                       refund.shipping_amount, header, "Shipping refunded")
             )  # fmt: skip
+        tax += refund.shipping_tax  # reversed on the tax subtotal, not left to the adjustment line
     tax = _round(quantize_money(tax, currency), places)
     if tax > target:
         tax = ZERO  # the channel's line taxes exceed the money returned: leave it to the adjustment
@@ -815,6 +823,24 @@ def credit_memo_for(
     )
 
 
+def _restocked(line: RefundLine, settings: Settings) -> bool:
+    """Whether the channel put the refunded units back on hand (`credit_memo.restock_unstated`
+    when it does not say)."""
+    return settings.credit_memo.restock_unstated if line.restock is None else line.restock
+
+
+def _no_restock_item(order: Order, settings: Settings) -> str:
+    """The non-inventory item that credits units the channel did not restock: a line on the
+    product's own (inventory) item would put them back on hand in Intacct."""
+    item = _override(order, settings, "no_restock_item_id") or _override(order, settings, "adjustment_item_id")
+    if item is None:
+        raise ConfigurationError(
+            f"Order {order.order_number} has refunded units the channel did not restock.",
+            fix="Set items.no_restock_item_id (or items.adjustment_item_id) to a non-inventory Intacct item.",
+        )
+    return item
+
+
 def cancellation_credit_for(
     order: Order,
     settings: Settings,
@@ -843,6 +869,62 @@ def cancellation_credit_for(
         currency=order.currency,
         subtotals=body.subtotals,
     )
+
+
+def additional_invoice_for(
+    order: Order,
+    amount: Decimal,
+    tax: Decimal,
+    settings: Settings,
+    *,
+    customer_id: str,
+    sequence: int,
+    contact_name: str | None = None,
+) -> SalesTransaction:
+    """What a paid order gained when it was edited afterwards: an invoice of `amount` (tax
+    included) numbered `<invoice number>-A<sequence>`, its `tax` share on the tax subtotals like
+    the order's, the rest on one `items.adjustment_item_id` line. (A paid invoice cannot be
+    updated: its AR record carries the payment.)"""
+    outcome = _outcome(order, settings, None)
+    currency = order.currency
+    places = intacct_places(currency)
+    what = f"Addition {sequence} to order {order.order_number}"
+    target = _target(amount, currency, what)
+    tax = _round(quantize_money(tax, currency), places) if ZERO < tax < target else ZERO
+    header = _dims(outcome.order_dims, warehouse=False)
+    item = _override(order, settings, "adjustment_item_id")
+    if item is None:
+        raise ConfigurationError(
+            f"{what}: the order was edited after it was paid and its total grew by {target} {currency}; "
+            "that amount needs an adjustment line on an additional invoice.",
+            fix="Set items.adjustment_item_id to a non-inventory Intacct item (or invoice.after_payment to "
+            '"leave" to change such invoices by hand), then replay.',
+        )
+    part = _Part("adjustment", item, Decimal(1), target - tax, header, _memo(f"Added to order {order.order_number}"))
+    issued = local_date(order.updated_at, settings, order.utc_offset_minutes)
+    term, due = _due(issued, settings)
+    ship_to, bill_to = _parties(order, settings, contact_name)
+    number = invoice_document_no(order, settings)
+    return SalesTransaction(
+        transaction_type=settings.invoice.transaction_definition,
+        date_created=issued,
+        customer_id=outcome.header.customer_id or customer_id,
+        lines=_lines([part], currency, what),
+        document_no=f"{number}-A{sequence}" if number else None,
+        reference_no=order.order_number,
+        term_name=term,
+        date_due=due,
+        message=f"Order {order.order_number} changed after payment",
+        ship_to=ship_to,
+        bill_to=bill_to,
+        currency=currency,
+        state=settings.invoice.state,
+        subtotals=_tax_subtotals(tax, settings, header, order.tax_lines, places),
+    )
+
+
+def additional_invoice_controlid(order: Order, sequence: int) -> str:
+    return _controlid("so-add", order.connection_id, order.order_id, str(sequence))
 
 
 # --- payments --------------------------------------------------------------------------------

@@ -28,13 +28,14 @@ from intacct_sync.intacct import query as q
 from intacct_sync.intacct.documents import SalesTransaction
 from intacct_sync.intacct.errors import IntacctTransientError
 from intacct_sync.intacct.wire import Function, Result
-from intacct_sync.ledger import Ledger, LedgerConflict, LedgerEntry, RefundRecord
+from intacct_sync.ledger import ExtraInvoice, Ledger, LedgerConflict, LedgerEntry, RefundRecord
 from intacct_sync.models.events import CancellationEvent, CanonicalEvent, OrderEvent
 from intacct_sync.models.order import FinancialStatus, Order, OrderStatus, Refund
 from intacct_sync.posting import contacts, customers, identity, mapping
 from intacct_sync.posting.explain import explain
 from intacct_sync.posting.outcome import Outcome
 from intacct_sync.posting.rules import evaluate
+from intacct_sync.posting.test_orders import skip_order
 from intacct_sync.retry import Deadline
 from intacct_sync.settings import Settings
 
@@ -47,6 +48,8 @@ FetchOrder = Callable[[CanonicalEvent, Deadline], list[CanonicalEvent]]
 Raises a NotFoundError when the channel says the order does not exist (deleted)."""
 
 _ENDED = (OrderStatus.CANCELLED, OrderStatus.DELETED, OrderStatus.FAILED)
+_NEW_DOCUMENT = frozenset({"create", "credit", "extra"})
+"""Actions that create a document: its number is claimed first, and it is found again by identity."""
 # Money was captured in the channel (possibly refunded since): a cancellation is a credit, never a delete.
 _CAPTURED = frozenset(
     {
@@ -94,6 +97,8 @@ class _Work:
     readback: Function | None = None
     match_key: customers.CustomerKey | None = None
     outcome: Outcome | None = None
+    new_hash: str | None = None
+    """The order state an additional invoice brings the books to (recorded once it is posted)."""
     then_wait: str | None = None
     """Set when the write is a step before the event's real work: once applied, retry with this."""
     results: dict[str, Result] = field(default_factory=dict)
@@ -214,6 +219,9 @@ class OrderPoster:
             if entry.source_updated_at and event.updated_at and event.updated_at < entry.source_updated_at:
                 w.outcome = Outcome.done("stale: a newer state was already applied")
                 return
+            if skip_order(order, entry, self.settings):  # test mode: never invoiced (ledger says so)
+                w.outcome = Outcome.done('test order: skipped (test_orders is "skip")')
+                return
             if order.status == OrderStatus.CANCELLED or (
                 order.status == OrderStatus.FAILED and entry.document_key is not None
             ):
@@ -228,7 +236,7 @@ class OrderPoster:
             elif entry.status in ("deleted", "closed", "credited"):
                 self._plan_reopened(w, deadline)
             else:
-                self._plan_invoice(w)
+                self._plan_invoice(w, deadline)
             if event.updated_at and (entry.source_updated_at is None or event.updated_at > entry.source_updated_at):
                 entry.source_updated_at = event.updated_at
         else:
@@ -273,7 +281,7 @@ class OrderPoster:
         entry.invoice_lines = None
         entry.invoice_updates = 0
         entry.update_in_doubt = False
-        self._plan_invoice(w)
+        self._plan_invoice(w, deadline)
 
     def _invoice(self, order: Order, entry: LedgerEntry, customer_id: str) -> SalesTransaction:
         """The order's invoice; after a re-open, numbered `<number>-R<n>`."""
@@ -305,7 +313,7 @@ class OrderPoster:
         w.match_key = key
         return None
 
-    def _plan_invoice(self, w: _Work) -> None:
+    def _plan_invoice(self, w: _Work, deadline: Deadline) -> None:
         order = w.order
         assert order is not None
         entry = w.entry
@@ -326,9 +334,8 @@ class OrderPoster:
             )
         elif entry.invoice_hash == h and not entry.update_in_doubt:
             w.outcome = Outcome.done("no change")
-        elif entry.payments:
-            entry.note("not updated", "the order changed after a payment was applied; change the invoice by hand")
-            w.outcome = Outcome.done("changed after payment: left as is")
+        elif entry.payments or entry.settled_in_intacct:
+            self._plan_paid_change(w, txn, h, deadline)
         else:
             w.action = "update"
             update = mapping.invoice_update_for(
@@ -339,6 +346,60 @@ class OrderPoster:
                 update,
                 controlid=mapping.invoice_update_controlid(order, update, entry.invoice_updates, entry.document_key),
             )
+
+    def _current(self, w: _Work, deadline: Deadline) -> Order | None:
+        """The order as the channel shows it now (None: no channel API, or not found)."""
+        if self.fetch_order is None:
+            return None
+        try:
+            fetched = self.fetch_order(w.event, deadline)
+        except NotFoundError:
+            return None
+        return next((e.payload for e in fetched if isinstance(e, OrderEvent)), None)
+
+    def _plan_paid_change(self, w: _Work, txn: SalesTransaction, new_hash: str, deadline: Deadline) -> None:
+        """The order changed after a payment was applied. A paid invoice cannot be updated (its
+        AR record carries the payment), so under `invoice.after_payment = "adjust"` what the order
+        gained is invoiced on an additional invoice `<number>-A<n>`, and what it lost is credited
+        when the channel refunds it (the refund is the money going back). `leave`: noted only."""
+        entry, order = w.entry, w.order
+        assert order is not None
+        if self.settings.invoice.after_payment == "leave":
+            entry.note("not updated", "the order changed after a payment was applied; change the invoice by hand")
+            w.outcome = Outcome.done("changed after payment: left as is")
+            return
+        current = self._current(w, deadline)
+        if current is not None:
+            # Invoice what the order is now (its lines, even if it was cancelled since), not a
+            # state it passed through: edits made before the payment may still be queued.
+            order = w.order = current
+            txn = self._invoice(order, entry, entry.customer_id or "")
+            new_hash = txn_hash(txn)
+            if new_hash == entry.invoice_hash:
+                w.outcome = Outcome.done("changed after payment: nothing to invoice")
+                return
+        new_total = mapping.intacct_total(txn)
+        gained = new_total - entry.booked_total
+        if gained <= 0:
+            entry.invoice_hash = new_hash  # acted on: the next delivery of this state is no change
+            if gained < 0:
+                entry.note(
+                    "reduced after payment",
+                    f"the order is now {new_total} {order.currency} ({-gained} less than invoiced): credited when "
+                    "the channel refunds it",
+                )
+            else:
+                entry.note("changed after payment", "amounts unchanged: the paid invoice is left as is")
+            w.outcome = Outcome.done("changed after payment: nothing to invoice")
+            return
+        tax_gained = order.total_tax - (entry.invoice_tax if entry.invoice_tax is not None else order.total_tax)
+        sequence = len(entry.extra_invoices) + 1
+        w.action = "extra"
+        w.new_hash = new_hash
+        w.txn = mapping.additional_invoice_for(
+            order, gained, tax_gained, self.settings, customer_id=entry.customer_id or "", sequence=sequence
+        )
+        w.write = fn.create_sotransaction(w.txn, controlid=mapping.additional_invoice_controlid(order, sequence))
 
     def _plan_cancel(self, w: _Work, deadline: Deadline) -> None:
         entry = w.entry
@@ -364,7 +425,7 @@ class OrderPoster:
                     f"order {entry.order_number or entry.order_id} was cancelled after it was paid; the cancellation "
                     "waits until the payment is applied, then credits the invoice"
                 )
-                self._plan_invoice(w)
+                self._plan_invoice(w, deadline)
                 if w.write is None or w.action != "update":
                     w.write, w.action = None, ""
                     w.outcome = Outcome.retry(
@@ -384,6 +445,11 @@ class OrderPoster:
                 w.action = "delete"
                 w.write = fn.delete_sotransaction(entry.document_key, controlid=f"{base}-delete")
             return
+        self._plan_credit(w, deadline)
+
+    def _plan_credit(self, w: _Work, deadline: Deadline) -> None:
+        """A paid order ended: credit what the books still hold for it (never more)."""
+        entry = w.entry
         order = w.order
         if order is None and self.fetch_order is not None:
             try:
@@ -398,15 +464,29 @@ class OrderPoster:
                 fix="Post the credit memo by hand, or replay once the channel API is reachable.",
             )
         w.order = order
-        remaining = (entry.invoice_total or Decimal(0)) - entry.credited_total
+        if self.settings.invoice.after_payment == "adjust":
+            # The order gained lines after it was paid and before it was cancelled, and the books
+            # have not caught up (the edit is queued behind, or was superseded): invoice the gain
+            # first, so its payment applies and the credit covers the whole order.
+            now = self._invoice(order, entry, entry.customer_id or "")
+            if txn_hash(now) != entry.invoice_hash and mapping.intacct_total(now) > entry.booked_total:
+                self._plan_paid_change(w, now, txn_hash(now), deadline)
+                w.then_wait = (
+                    f"order {entry.order_number or entry.order_id} gained lines after payment before it was "
+                    "cancelled: they are invoiced first, then the whole order is credited"
+                )
+                return
+        remaining = entry.booked_total - entry.credited_total
         if remaining <= 0:
             entry.status = "credited"
             entry.note("cancelled", "refunds already credited the whole invoice: no further credit memo")
             w.outcome = Outcome.done("already credited by refunds")
             return
         w.action = "credit"
-        if entry.refunds:
-            # Refunds credited part of it already: credit what is left, never more than the invoice.
+        txn = mapping.cancellation_credit_for(order, self.settings, customer_id=entry.customer_id or "")
+        if mapping.intacct_total(txn) != remaining:
+            # Refunds credited part of it already, or the books differ from the order's last lines
+            # (an addition after payment, a reduction not refunded): credit exactly what is left.
             rest = Refund(
                 connection_id=order.connection_id,
                 channel=order.channel,
@@ -418,8 +498,6 @@ class OrderPoster:
                 processed_at=order.cancelled_at or order.updated_at,
             )
             txn = mapping.credit_memo_for(rest, order, self.settings, customer_id=entry.customer_id or "")
-        else:
-            txn = mapping.cancellation_credit_for(order, self.settings, customer_id=entry.customer_id or "")
         w.txn = txn
         self._plan_contacts(w, order)
         w.write = fn.create_sotransaction(txn, controlid=mapping.cancellation_controlid(order))
@@ -505,7 +583,7 @@ class OrderPoster:
                 w.new_customer_key = key.cache_key
             w.entry.customer_id = customer_id
             w.match_key = None
-            self._plan_invoice(w)
+            self._plan_invoice(w, deadline)
 
     # --- writes ----------------------------------------------------------------------------
 
@@ -523,7 +601,7 @@ class OrderPoster:
                 functions.append(w.customer_create)
             functions.extend(self._new_contacts(w, seen))  # before the document naming them
             functions.append(w.write)
-            if w.action in ("create", "update", "credit") and w.txn is not None:
+            if w.action in ("create", "update", "credit", "extra") and w.txn is not None:
                 key = w.entry.document_key if w.action == "update" else expected_key(w.txn)
                 if key or w.action != "update":
                     w.readback = readback(w.txn, key=key)
@@ -560,7 +638,7 @@ class OrderPoster:
             except IntacctTransientError as exc:
                 w.outcome = self._failed(w, exc)
             except SyncError as exc:
-                if w.action in ("create", "credit") and "already exists" in exc.message.lower():
+                if w.action in _NEW_DOCUMENT and "already exists" in exc.message.lower():
                     retry_lookup.append(w)  # the document number is taken: ours from an earlier attempt?
                 else:
                     w.outcome = self._failed(w, self._explain(w, exc))
@@ -569,7 +647,7 @@ class OrderPoster:
 
     def _claimed(self, w: _Work) -> bool:
         """Reserve a new document's number for this order before it is sent (see identity)."""
-        if w.action in ("create", "credit") and w.txn is not None:
+        if w.action in _NEW_DOCUMENT and w.txn is not None:
             try:
                 identity.claim_new(self.ledger, w.txn, w.entry.key, label=self._label(w), setting=self._setting(w))
             except PermanentError as exc:
@@ -580,7 +658,7 @@ class OrderPoster:
     def _pick(self, w: _Work, result: Result | None, key: str | None) -> dict[str, str] | None:
         """The read-back row that is provably this work's document, or None (see identity)."""
         rows = result.records() if result is not None and result.ok else []
-        if w.action not in ("create", "credit"):
+        if w.action not in _NEW_DOCUMENT:
             return rows[0] if rows else None  # updates, closes and deletes read their own DOCID
         assert w.txn is not None
         return identity.pick_document(
@@ -593,7 +671,7 @@ class OrderPoster:
 
     @staticmethod
     def _setting(w: _Work) -> str:
-        return "invoice" if w.action == "create" else "credit_memo"
+        return "credit_memo" if w.action == "credit" else "invoice"
 
     def _explain(self, w: _Work, exc: SyncError) -> SyncError:
         """The failure in a finance user's words: which order, what is wrong, how to fix it."""
@@ -666,7 +744,7 @@ class OrderPoster:
                 lookups.append((w, fn.query("SODOCUMENT", ["DOCID"], filter=q.eq("DOCID", key))))
             elif w.action == "close":
                 lookups.append((w, fn.query("SODOCUMENT", ["DOCID", "STATE"], filter=q.eq("DOCID", key))))
-            elif w.action in ("create", "credit") and w.txn is not None:
+            elif w.action in _NEW_DOCUMENT and w.txn is not None:
                 lookups.append((w, readback(w.txn, key=expected_key(w.txn))))
             else:
                 w.entry.update_in_doubt = True  # the invoice may have changed: payments wait
@@ -712,6 +790,7 @@ class OrderPoster:
             entry.invoice_total = Decimal(row["TOTAL"]) if row.get("TOTAL") else mapping.intacct_total(w.txn)
             entry.invoice_hash = txn_hash(w.txn)
             entry.invoice_lines = len(w.txn.lines)
+            entry.invoice_tax = _tax(w.txn)
             entry.status = "invoiced"
             entry.last_error = None
             entry.note("invoice created", entry.document_key or "")
@@ -722,9 +801,25 @@ class OrderPoster:
             entry.invoice_hash = txn_hash(w.txn)
             entry.invoice_lines = max(len(w.txn.lines), entry.invoice_lines or 0)
             entry.invoice_updates += 1
+            entry.invoice_tax = _tax(w.txn)
             entry.update_in_doubt = False
             entry.last_error = None
             entry.note("invoice updated", entry.document_key or "")
+        elif w.action == "extra":
+            assert w.txn is not None
+            document = row.get("DOCID") or key or expected_key(w.txn) or ""
+            amount = mapping.intacct_total(w.txn)
+            entry.extra_invoices = [
+                *entry.extra_invoices,
+                ExtraInvoice(
+                    document_key=document, ar_record_key=row.get("PRRECORDKEY") or None, amount=amount, posted_at=now
+                ),
+            ]
+            entry.invoice_hash = w.new_hash
+            if w.order is not None:
+                entry.invoice_tax = w.order.total_tax
+            entry.status = "partially_paid"
+            entry.note("additional invoice", f"{document}: {amount} the order gained after it was paid")
         elif w.action in ("delete", "close"):
             entry.status = "deleted" if w.action == "delete" else "closed"
             entry.note(f"invoice {w.action}d", "order cancelled before payment")
@@ -737,6 +832,11 @@ class OrderPoster:
             entry.status = "credited"
             entry.note("credit memo posted", f"{credit_key}: order cancelled after payment")
         w.outcome = Outcome.retry(w.then_wait) if w.then_wait else Outcome.done(w.action)
+
+
+def _tax(txn: SalesTransaction) -> Decimal:
+    """Tax a document carries: its subtotals other than shipping and discount lines (all tax)."""
+    return sum((s.total for s in txn.subtotals), Decimal(0))
 
 
 def _rank(outcome: Outcome) -> int:

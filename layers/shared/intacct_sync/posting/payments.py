@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Literal
@@ -20,17 +20,18 @@ from intacct_sync.errors import PermanentError, SyncError, TransientError
 from intacct_sync.intacct import IntacctAlreadyExecuted, IntacctClient, IntacctOutcomeUnknown
 from intacct_sync.intacct import functions as fn
 from intacct_sync.intacct import query as q
-from intacct_sync.intacct.documents import SalesTransaction
+from intacct_sync.intacct.documents import PaymentApplication, SalesTransaction
 from intacct_sync.intacct.errors import IntacctTransientError
 from intacct_sync.intacct.wire import Function
 from intacct_sync.ledger import Ledger, LedgerConflict, LedgerEntry, PaymentRecord, RefundRecord
 from intacct_sync.models.events import CanonicalEvent, PaymentEvent, RefundEvent
 from intacct_sync.models.order import Order, Payment, Refund
-from intacct_sync.posting import contacts, identity, mapping
+from intacct_sync.posting import contacts, identity, mapping, refund_state
 from intacct_sync.posting.currency import to_invoice_currency
 from intacct_sync.posting.explain import explain
 from intacct_sync.posting.orders import readback
 from intacct_sync.posting.outcome import Outcome
+from intacct_sync.posting.test_orders import skip_money
 from intacct_sync.retry import Deadline
 from intacct_sync.settings import Settings
 
@@ -47,10 +48,25 @@ class _Work:
     lookup: Function | None = None
     txn: SalesTransaction | None = None
     """The credit memo a refund writes (its identity is checked on adoption)."""
+    applied: dict[str, Decimal] = field(default_factory=dict)
+    """AR record key -> amount when a payment is split over the invoice and additional ones."""
     before: list[Function] = field(default_factory=list)
     """Contacts the credit memo names that may not exist yet, created in the same request."""
     outcome: Outcome | None = None
     dirty: bool = False
+
+
+def split_over(amount: Decimal, dues: list[tuple[str, Decimal]]) -> dict[str, Decimal]:
+    """`amount` spread over AR records in order, each up to what it still owes; any excess on the
+    last (PaymentPoster refuses a payment above the total due before it gets here)."""
+    applied: dict[str, Decimal] = {}
+    left = amount
+    for i, (key, due) in enumerate(dues):
+        take = left if i == len(dues) - 1 else min(left, max(due, Decimal(0)))
+        if take > 0:
+            applied[key] = applied.get(key, Decimal(0)) + take
+            left -= take
+    return applied
 
 
 def event_owner(event: CanonicalEvent) -> str:
@@ -66,11 +82,13 @@ class PaymentPoster:
         settings: Settings,
         *,
         fetch_order: FetchOrderState | None = None,
+        fetch_refund: refund_state.FetchRefund | None = None,
     ) -> None:
         self.client = client
         self.ledger = ledger
         self.settings = settings
         self.fetch_order = fetch_order
+        self.fetch_refund = fetch_refund
 
     def __call__(self, events: Sequence[CanonicalEvent], deadline: Deadline) -> dict[str, Outcome]:
         entries = self.ledger.get_many([(e.connection_id, e.order_id) for e in events])
@@ -156,6 +174,13 @@ class PaymentPoster:
                     ),
                 )
 
+    @staticmethod
+    def _newer_than_invoice(processed_at: datetime | None, entry: LedgerEntry) -> bool:
+        """The payment happened after the newest order state the books reflect: an order update
+        (an edit that added to the order) may still be queued, so a payment above what is due is
+        not yet an overpayment."""
+        return processed_at is not None and (entry.source_updated_at is None or entry.source_updated_at < processed_at)
+
     def _invoice_behind(self, w: _Work, entry: LedgerEntry, deadline: Deadline) -> bool:
         """True when the channel's order total differs from what was invoiced: an update is still
         on its way (the two queues are not ordered against each other), so an apparent
@@ -167,7 +192,7 @@ class PaymentPoster:
         except PermanentError as exc:  # cannot ask: judge the payment on what the ledger knows
             log.warning("order not readable to check a payment", extra={"order": entry.key, "error": exc.message})
             return False
-        return order is not None and order.total != entry.invoice_total
+        return order is not None and order.total != entry.booked_total
 
     # --- planning --------------------------------------------------------------------------
 
@@ -203,6 +228,15 @@ class PaymentPoster:
         return event.model_copy(update={"payload": converted})
 
     def _plan(self, w: _Work, deadline: Deadline) -> None:
+        if (skipped := skip_money(w.event, w.entry, self.settings)) is not None:  # test mode / test order
+            w.outcome, w.dirty = skipped, w.entry is not None
+            return
+        if isinstance(w.event, RefundEvent):  # pending or incomplete refunds: read from the channel first
+            settled = refund_state.settle(w.event, w.entry, self.fetch_refund, deadline)
+            if isinstance(settled, Outcome):
+                w.outcome, w.dirty = settled, w.dirty or (settled.status == "done" and w.entry is not None)
+                return
+            w.event = settled
         w.event = self._in_invoice_currency(w.event, w.entry, deadline)
         event, entry = w.event, w.entry
         if isinstance(event, PaymentEvent):
@@ -220,6 +254,9 @@ class PaymentPoster:
         payment = event.payload
         if entry is not None and payment.payment_id in entry.payments:
             w.outcome = Outcome.done("duplicate: payment already applied")
+            return
+        if payment.kind == "change":  # money handed back at a till: netted by CashChangePoster, never posted
+            w.outcome = Outcome.done("cash change: not a payment")
             return
         if entry is not None and entry.settled_in_intacct:
             # Marking the order paid on the channel (writeback) makes WooCommerce report a
@@ -250,7 +287,7 @@ class PaymentPoster:
                 fix="Nothing to do if the order is on its way; if the order is parked, fix and replay it first.",
             )
             return
-        due = (entry.invoice_total or Decimal(0)) - entry.paid_total
+        due = entry.booked_total - entry.paid_total
         # A payment that does not settle what is due (partial, or more) may be for a newer state
         # of the order than the invoice shows: the orders and payments queues are not ordered
         # against each other. Ask the channel (only then: a full payment needs no call).
@@ -259,6 +296,13 @@ class PaymentPoster:
                 f"payment {payment.payment_id} of {payment.amount} {payment.currency} does not match the "
                 f"{due} due on {entry.document_key}, and the order changed since it was invoiced: the payment "
                 "waits for the invoice update",
+                fix="Nothing to do while orders are flowing; if the order's update is parked, fix and replay it.",
+            )
+            return
+        if payment.amount > due and self._newer_than_invoice(payment.processed_at, entry):
+            w.outcome = Outcome.retry(
+                f"payment {payment.payment_id} of {payment.amount} {payment.currency} is more than the {due} due, "
+                "and it was made after the last order state this invoice reflects: it waits for that state",
                 fix="Nothing to do while orders are flowing; if the order's update is parked, fix and replay it.",
             )
             return
@@ -276,6 +320,9 @@ class PaymentPoster:
             order_number=entry.order_number,
             utc_offset_minutes=entry.utc_offset_minutes,  # dated like the invoice when no zone is set
         )
+        if entry.extra_invoices:  # the invoice first, then each additional invoice, as far as the money goes
+            w.applied = split_over(payment.amount, entry.due_by_record())
+            ar = replace(ar, applications=[PaymentApplication(k, a) for k, a in w.applied.items()])
         controlid = mapping.payment_controlid(payment)
         w.write = fn.create_ar_payment(ar, controlid=controlid)
         w.lookup = fn.query(
@@ -301,7 +348,7 @@ class PaymentPoster:
                 fix="If the order should have been invoiced, fix and replay it first, then replay this refund; "
                 "otherwise credit it by hand.",
             )
-        remaining = (entry.invoice_total or Decimal(0)) - entry.credited_total
+        remaining = entry.booked_total - entry.credited_total
         if entry.status in ("deleted", "closed") or remaining <= 0:
             why = (
                 f"the invoice was {entry.status}"
@@ -409,9 +456,9 @@ class PaymentPoster:
         if isinstance(event, PaymentEvent):
             p = event.payload
             entry.payments[p.payment_id] = PaymentRecord(
-                payment_id=p.payment_id, amount=p.amount, recordno=reference, posted_at=now
+                payment_id=p.payment_id, amount=p.amount, recordno=reference, posted_at=now, applied=w.applied
             )
-            due = (entry.invoice_total or Decimal(0)) - entry.paid_total
+            due = entry.booked_total - entry.paid_total
             entry.status = "paid" if due <= 0 else "partially_paid"
             entry.note("payment applied", f"{p.amount} {p.currency} ({p.gateway or 'payment'})")
         elif isinstance(event, RefundEvent):

@@ -31,7 +31,7 @@ from intacct_sync.channels.errors import InvalidPayload
 from intacct_sync.errors import ConfigurationError
 from intacct_sync.models.connection import Connection
 from intacct_sync.models.events import CanonicalEvent
-from intacct_sync.models.order import Channel
+from intacct_sync.models.order import Channel, Refund
 from intacct_sync.retry import Deadline
 
 log = logging.getLogger(__name__)
@@ -190,6 +190,15 @@ class BaseChannelClient(ABC):
 
     @abstractmethod
     def fetch_order_events(self, order_id: str, *, deadline: Deadline) -> list[CanonicalEvent]: ...
+
+    def fetch_refund(self, refund: Refund, *, deadline: Deadline) -> Refund | None:
+        """The refund's current state, in full (its lines, shipping, tax and status), or None
+        when the channel no longer shows it. By default read from the order's events; a
+        channel whose order only summarises its refunds (WooCommerce) reads the refund itself."""
+        for event in self.fetch_order_events(refund.order_id, deadline=deadline):
+            if isinstance(event.payload, Refund) and event.payload.refund_id == refund.refund_id:
+                return event.payload
+        return None
 
     def _polled(
         self, order: Mapping[str, Any], produce: Callable[[], Iterable[CanonicalEvent]]

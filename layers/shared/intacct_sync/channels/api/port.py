@@ -16,7 +16,7 @@ from intacct_sync.channels.api.errors import ChannelRequestError
 from intacct_sync.channels.base import order_id_number, order_id_problem
 from intacct_sync.models.connection import Connection
 from intacct_sync.models.events import CanonicalEvent
-from intacct_sync.models.order import Channel
+from intacct_sync.models.order import Channel, Refund
 from intacct_sync.retry import Deadline
 
 DEFAULT_WEBHOOK_TOPICS: Final[Mapping[Channel, tuple[str, ...]]] = {
@@ -206,6 +206,11 @@ class ChannelClient(Protocol):
     def fetch_order_events(self, order_id: str, *, deadline: Deadline) -> list[CanonicalEvent]:
         """The order's full current state as events (order + payments + refunds + cancellation).
         Raises ChannelNotFound for an unknown order."""
+        ...
+
+    def fetch_refund(self, refund: Refund, *, deadline: Deadline) -> Refund | None:
+        """The refund's current state in full (lines, shipping, tax, status); None when the
+        channel no longer shows it. WooCommerce reads `GET /orders/{id}/refunds/{refund_id}`."""
         ...
 
     def list_webhooks(self, *, deadline: Deadline) -> list[WebhookSubscription]:

@@ -27,7 +27,7 @@ from typing import Any, ClassVar, Final
 
 from intacct_sync.channels import woocommerce as adapter
 from intacct_sync.channels.api.base import ApiSpec, BaseChannelClient, WebhookApi, require
-from intacct_sync.channels.api.errors import ChannelRequestError
+from intacct_sync.channels.api.errors import ChannelNotFound, ChannelRequestError
 from intacct_sync.channels.api.http import RateLimitRules, total_pages
 from intacct_sync.channels.api.port import (
     DEFAULT_LOCATION,
@@ -43,6 +43,7 @@ from intacct_sync.channels.errors import InvalidPayload
 from intacct_sync.errors import ConfigurationError
 from intacct_sync.models.connection import Connection
 from intacct_sync.models.events import CanonicalEvent
+from intacct_sync.models.order import Refund
 from intacct_sync.retry import Deadline
 
 API: Final = "/wp-json/wc/v3"
@@ -145,6 +146,21 @@ class WooCommerceClient(BaseChannelClient):
             "GET", f"{API}/orders/{{order_id}}", path_params={"order_id": order_id}, deadline=deadline
         )
         return adapter.order_events(response.data, self.connection)
+
+    def fetch_refund(self, refund: Refund, *, deadline: Deadline) -> Refund | None:
+        """`GET /orders/{id}/refunds/{refund_id}`: the order's `refunds[]` only gives each refund's
+        total; this is its lines, shipping and tax. None when the refund was deleted."""
+        order_id = api_order_id("woocommerce", refund.order_id)
+        try:
+            response = self.http.request(
+                "GET",
+                f"{API}/orders/{{order_id}}/refunds/{{refund_id}}",
+                path_params={"order_id": order_id, "refund_id": refund.refund_id},
+                deadline=deadline,
+            )
+        except ChannelNotFound:
+            return None
+        return adapter.refund_detail(response.data, self.connection, order_id=refund.order_id, currency=refund.currency)
 
     # --- stock push --------------------------------------------------------------------------
     # Core WooCommerce has one stock figure per product or variation (no locations); the SKU map
