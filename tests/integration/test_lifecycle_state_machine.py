@@ -120,6 +120,7 @@ class Lifecycle(RuleBasedStateMachine):
         self.truth.version += 1
         o = self.order()
         self.books.orders[(o.connection_id, o.order_id)] = o  # what the channel API now answers
+        self.books.versions[(o.connection_id, o.order_id)] = self.truth.version
         self.deliver("orders", order_event(o, version=self.truth.version, event_id=f"order-v{self.truth.version}"))
 
     def now(self) -> datetime:

@@ -93,6 +93,8 @@ class Harness:
         self.ledger = InMemoryLedger()
         self.orders: dict[str, Order] = {}
         self.fetch_error: SyncError | None = None
+        self.versions: dict[str, int] = {}
+        """The version of the state the channel shows now (what a fetch returns)."""
         self.order_poster = OrderPoster(self.client, self.ledger, SETTINGS, fetch_order=self._fetch)
         self.payment_poster = PaymentPoster(
             self.client, self.ledger, SETTINGS, fetch_order=lambda e, _d: self.orders.get(e.order_id)
@@ -102,12 +104,13 @@ class Harness:
         if self.fetch_error is not None:
             raise self.fetch_error
         o = self.orders.get(event.order_id)
-        return [order_event(o, version=99)] if o else []
+        return [order_event(o, version=self.versions.get(event.order_id, 99))] if o else []
 
     def post(self, *events: CanonicalEvent) -> dict[str, Outcome]:
         for e in events:
             if isinstance(e, OrderEvent):
                 self.orders[e.order_id] = e.payload
+                self.versions[e.order_id] = int((e.updated_at - T0).total_seconds() // 60) if e.updated_at else 99
         return self.order_poster(list(events), deadline())
 
     def pay(self, *events: CanonicalEvent) -> dict[str, Outcome]:

@@ -50,6 +50,11 @@ class Frozen(BaseModel):
         `build`), because dropping a character would turn one identifier into another."""
         if not isinstance(data, dict):
             return data
+        # One regex pass over all the text first: nearly every model is clean (hot path).
+        texts = [v for v in data.values() if isinstance(v, str)]
+        texts += [i for v in data.values() if isinstance(v, tuple | list) for i in v if isinstance(i, str)]
+        if not texts or DISALLOWED.search("\t".join(texts)) is None:
+            return data
         cleaned: dict[str, Any] | None = None
         for name, value in data.items():
             if isinstance(value, str):

@@ -415,27 +415,11 @@ class OrderPoster:
             return
         # One delete / close per invoice: a re-opened order's new invoice gets its own.
         base = f"so-{entry.connection_id}-{entry.order_id}" + (f"-r{entry.reopened}" if entry.reopened else "")
-        if not entry.payments and not entry.settled_in_intacct:
-            if w.order is not None and w.order.financial_status in _CAPTURED:
-                # Paid in the channel, payment not applied yet (the payments queue is behind):
-                # deleting now would leave that payment, and any refund, with nothing to apply to.
-                # The invoice is first brought to the order's last lines (edits may still be
-                # queued behind this message), so that the payment can apply.
-                wait = (
-                    f"order {entry.order_number or entry.order_id} was cancelled after it was paid; the cancellation "
-                    "waits until the payment is applied, then credits the invoice"
-                )
-                self._plan_invoice(w, deadline)
-                if w.write is None or w.action != "update":
-                    w.write, w.action = None, ""
-                    w.outcome = Outcome.retry(
-                        wait,
-                        fix="Nothing to do while payments are flowing; if this order's payment is parked, fix and "
-                        "replay it first.",
-                    )
-                else:
-                    w.then_wait = wait
-                return
+        # Paid in the channel counts even when its payment is not applied yet (the payments queue
+        # is behind): the invoice is kept and credited, and the payment applies to it when it
+        # comes. (Orders never wait for payments: payments wait for orders.)
+        captured = w.order is not None and w.order.financial_status in _CAPTURED
+        if not entry.payments and not entry.settled_in_intacct and not captured:
             if self.settings.cancellation.unpaid == "close":
                 w.action = "close"
                 w.write = fn.update_sotransaction(
@@ -469,6 +453,14 @@ class OrderPoster:
             # have not caught up (the edit is queued behind, or was superseded): invoice the gain
             # first, so its payment applies and the credit covers the whole order.
             now = self._invoice(order, entry, entry.customer_id or "")
+            if txn_hash(now) != entry.invoice_hash and not entry.payments and not entry.settled_in_intacct:
+                # Nothing applied yet: bring the invoice to the order's last lines, then credit it.
+                self._plan_invoice(w, deadline)
+                w.then_wait = (
+                    f"order {entry.order_number or entry.order_id}: its invoice is brought to the order's last lines "
+                    "first, then credited"
+                )
+                return
             if txn_hash(now) != entry.invoice_hash and mapping.intacct_total(now) > entry.booked_total:
                 self._plan_paid_change(w, now, txn_hash(now), deadline)
                 w.then_wait = (
@@ -530,6 +522,12 @@ class OrderPoster:
             log.info("order gone from the channel", extra={"order": entry.key, "outcome": "order not found"})
             return True
         current = next((e.payload for e in fetched if isinstance(e, OrderEvent)), None)
+        if current is not None and event.updated_at is not None and current.updated_at > event.updated_at:
+            # The order has a newer state than this message: that state decides (it is queued
+            # behind this one, or the reconcile poll brings it), not a cancellation it has passed.
+            entry.note("cancellation not acted on", "the channel has a newer state of the order: it decides")
+            w.outcome = Outcome.done("superseded: a newer state of the order follows")
+            return False
         if current is not None and current.status in _ENDED:
             w.order = current
             return True
