@@ -519,6 +519,30 @@ def tax_lines_from(
     return tuple(build(TaxLine, v.pop("at"), **v) for v in found.values())
 
 
+@dataclass(frozen=True)
+class TaxShare:
+    """Part of one jurisdiction's tax in a refund, found at `path` of the payload."""
+
+    path: str
+    title: str
+    code: str | None
+    rate: Decimal | None
+    amount: Decimal
+
+
+def tax_lines_summed(shares: list[TaxShare]) -> tuple[TaxLine, ...]:
+    """Shares of a refund's tax -> one TaxLine per jurisdiction (title and code), amounts summed
+    exactly, in the order first seen."""
+    found: dict[tuple[str, str | None], dict[str, Any]] = {}
+    for share in shares:
+        entry = found.setdefault(
+            (share.title, share.code),
+            {"title": share.title, "code": share.code, "rate": share.rate, "amount": ZERO, "at": share.path},
+        )
+        entry["amount"] += share.amount
+    return tuple(build(TaxLine, v.pop("at"), **v) for v in found.values())
+
+
 def customer_from_billing(
     path: str, billing_node: Node | None, billing: Address | None, customer_id: str | None
 ) -> Customer:

@@ -34,6 +34,7 @@ from intacct_sync.channels.base import (
     ChannelSpec,
     Headers,
     Node,
+    TaxShare,
     address_from,
     as_object,
     build,
@@ -41,6 +42,7 @@ from intacct_sync.channels.base import (
     is_placed,
     load_json_object,
     tax_lines_from,
+    tax_lines_summed,
 )
 from intacct_sync.channels.errors import InvalidPayload
 from intacct_sync.models.connection import Connection
@@ -590,12 +592,14 @@ def _refund(n: Node, connection: Connection, *, order_currency: str | None) -> R
     whole_restock = n.flag("restock") if n.get("restock") is not None else None
 
     lines = []
+    taxes: list[TaxShare] = []
     for item in n.objects("refund_line_items"):
         line = item.obj("line_item")
         quantity = item.decimal("quantity")
         fallback = line.decimal("price") * quantity if line is not None and line.has("price") else ZERO
         if currency is None:
             currency = _set_currency(item.obj("subtotal_set"))
+        taxes += _tax_shares(_shop(item, "total_tax", ZERO), line)
         lines.append(
             build(
                 RefundLine,
@@ -621,6 +625,8 @@ def _refund(n: Node, connection: Connection, *, order_currency: str | None) -> R
         # Its tax field's name is unsure (README facts table): the adjustments' tax otherwise.
         lines_tax = sum((_set_amount(s.obj("total_tax_amount_set")) or ZERO for s in shipping_lines), ZERO)
         shipping_tax = lines_tax or shipping_tax
+        for s in shipping_lines:
+            taxes += _tax_shares(_set_amount(s.obj("total_tax_amount_set")) or ZERO, s.obj("shipping_line"))
 
     return build(
         Refund,
@@ -635,11 +641,32 @@ def _refund(n: Node, connection: Connection, *, order_currency: str | None) -> R
         lines=tuple(lines),
         shipping_amount=shipping,
         shipping_tax=shipping_tax,
+        # order_adjustments name no jurisdiction: their tax is split like the order's.
+        tax_lines=tax_lines_summed(taxes),
         reason=n.text("note"),
         processed_at=n.opt_date_time("processed_at") or n.opt_date_time("created_at"),
         status=status,
         test=any(t.flag("test") for t in refund_transactions),
     )
+
+
+def _tax_shares(tax: Decimal, refunded: Node | None) -> list[TaxShare]:
+    """`tax` (what a refund line or refund shipping line returns) over the jurisdictions of the
+    line it refunds (its `tax_lines[]`, each that line's whole tax) by their amounts: the refunded
+    share whatever the quantity. The last takes the remainder, so the shares add up to `tax`."""
+    named = [(t, _shop(t, "price", ZERO)) for t in (refunded.objects("tax_lines") if refunded else [])]
+    named = [(t, amount) for t, amount in named if amount and t.text("title")]
+    base = sum((amount for _, amount in named), ZERO)
+    if not tax or not base:
+        return []
+    shares: list[TaxShare] = []
+    left = tax
+    for i, (t, amount) in enumerate(named):
+        share = left if i == len(named) - 1 else tax * amount / base
+        left -= share
+        rate = t.opt_decimal("rate") if t.get("rate") is not None else None
+        shares.append(TaxShare(t.path, t.text("title") or "", None, rate, share))
+    return shares
 
 
 def _refund_status(statuses: list[str | None]) -> Literal["success", "pending", "failed"]:

@@ -40,6 +40,7 @@ from intacct_sync.channels.base import (
     Headers,
     Node,
     Ping,
+    TaxShare,
     address_from,
     as_object,
     build,
@@ -49,6 +50,7 @@ from intacct_sync.channels.base import (
     load_json_object,
     state_digest,
     tax_lines_from,
+    tax_lines_summed,
 )
 from intacct_sync.models.connection import Connection
 from intacct_sync.models.events import (
@@ -73,6 +75,7 @@ from intacct_sync.models.order import (
     Refund,
     RefundLine,
     ShippingLine,
+    TaxLine,
 )
 
 CHANNEL: Final = "woocommerce"
@@ -263,7 +266,9 @@ def refund_detail(refund_json: object, connection: Connection, *, order_id: str,
     and tax-exclusive like the order's; a refund line names the order line it refunds in its
     `_refunded_item_id` meta. WooCommerce does not report whether the units were restocked
     (`api_restock` is write-only), so `restock` stays None. The body has no currency: the
-    order's is passed in."""
+    order's is passed in. Its tax per jurisdiction is the items' `taxes[]` by rate id, named by
+    the refund's own `tax_lines[]` (WooCommerce 4.9+); a rate they do not name is split like the
+    order's tax."""
     n = as_object(refund_json, "refund")
     lines = [_refund_line(item) for item in (*n.objects("line_items"), *n.objects("fee_lines"))]
     shipping = n.objects("shipping_lines")
@@ -279,9 +284,30 @@ def refund_detail(refund_json: object, connection: Connection, *, order_id: str,
         lines=tuple(lines),
         shipping_amount=sum((abs(s.opt_decimal("total")) for s in shipping), ZERO),
         shipping_tax=sum((abs(s.opt_decimal("total_tax")) for s in shipping), ZERO),
+        tax_lines=_refund_taxes(n),
         reason=n.text("reason"),
         processed_at=n.opt_date_time("date_created_gmt", naive_is_utc=True),
     )
+
+
+def _refund_taxes(n: Node) -> tuple[TaxLine, ...]:
+    """A refund's `line_items[]`, `fee_lines[]` and `shipping_lines[]` `taxes[]` ({id: rate id,
+    total}, negative) per jurisdiction, named by the refund's `tax_lines[]` {rate_id, label,
+    rate_code, rate_percent}."""
+    rates = {t.opt_id("rate_id"): t for t in n.objects("tax_lines")}
+    shares: list[TaxShare] = []
+    for item in (*n.objects("line_items"), *n.objects("fee_lines"), *n.objects("shipping_lines")):
+        for tax in item.objects("taxes"):
+            rate = rates.get(tax.opt_id("id"))
+            if rate is None or not tax.opt_decimal("total"):
+                continue  # unnamed: left to the order's split
+            code = rate.text("rate_code", max_len=255)
+            title = rate.text("label", max_len=255) or code
+            if title is None:
+                continue
+            percent = rate.opt_decimal("rate_percent") if rate.get("rate_percent") is not None else None
+            shares.append(TaxShare(tax.path, title, code, percent, abs(tax.opt_decimal("total"))))
+    return tax_lines_summed(shares)
 
 
 def _refund_line(n: Node) -> RefundLine:

@@ -191,7 +191,8 @@ class TaxLine(Frozen):
     rate: Decimal | None = None
     """As the channel states it (Shopify a fraction 0.05, WooCommerce a percentage 5); informational."""
     amount: Money
-    """Tax of this jurisdiction on the whole order (lines and shipping)."""
+    """Tax of this jurisdiction on the whole order (lines and shipping), or on the whole refund
+    in `Refund.tax_lines`."""
 
 
 class TotalsCheck(Frozen):
@@ -339,6 +340,11 @@ class Refund(Frozen):
     shipping_tax: Money = ZERO
     """Tax on the refunded shipping (Shopify `order_adjustments[].tax_amount`, WooCommerce refund
     `shipping_lines[].total_tax`): reversed on the tax subtotal, not as a discount."""
+    tax_lines: tuple[TaxLine, ...] = ()
+    """The refund's own tax per jurisdiction, as far as the channel itemises it (Shopify refund
+    lines' share of their `line_item.tax_lines[]`, WooCommerce refund `taxes[]` by rate): the
+    credit memo's tax subtotals follow them. Tax of the lines and shipping they do not cover
+    (none at all when empty) is split like the order's (`Order.tax_lines`)."""
     reason: str | None = None
     processed_at: UtcDatetime | None = None
     test: bool = False

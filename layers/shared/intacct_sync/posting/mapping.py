@@ -37,7 +37,9 @@ with the offset the poster passes (`payment_for(utc_offset_minutes=...)`).
 jurisdiction (`Order.tax_lines`) and `items.tax_subtotals` maps a jurisdiction's title or code
 to another subtotal: the rounded tax is then split over the jurisdictions by their amounts, each
 share posted to its mapped subtotal (unmapped ones to `items.tax_subtotal`), so the subtotals
-add up to the order's tax to the cent. Credit memos split their tax the same way.
+add up to the order's tax to the cent. Credit memos split their tax the same way, by the
+refund's own jurisdictions where the channel itemises them (`Refund.tax_lines`: a GST-only
+shipping refund credits GST only) and by the order's for the rest.
 
 **Limits assumed** (Intacct does not document them; longer values are shortened with a hash so
 they stay distinct): document number 45 characters, ARPYMT DOCNUMBER 30, line memo 400, message
@@ -790,6 +792,7 @@ def credit_memo_for(
                       refund.shipping_amount, header, "Shipping refunded")
             )  # fmt: skip
         tax += refund.shipping_tax  # reversed on the tax subtotal, not left to the adjustment line
+    jurisdictions = _refund_jurisdictions(refund, order, tax, places)
     tax = _round(quantize_money(tax, currency), places)
     if tax > target:
         tax = ZERO  # the channel's line taxes exceed the money returned: leave it to the adjustment
@@ -819,8 +822,26 @@ def credit_memo_for(
         ship_to=ship_to,
         bill_to=bill_to,
         currency=currency,
-        subtotals=_tax_subtotals(tax, settings, header, order.tax_lines, places),
+        subtotals=_tax_subtotals(tax, settings, header, jurisdictions, places),
     )
+
+
+def _refund_jurisdictions(refund: Refund, order: Order, tax: Decimal, places: int) -> list[TaxLine]:
+    """What a credit memo's tax (`tax`: the refund's line and shipping tax, exact) is split by:
+    the refund's own jurisdictions (`Refund.tax_lines`), and for the tax they leave uncovered
+    (all of it when the refund does not itemise), the order's in proportion. A remainder under
+    half a unit at `places` is the channels' sub-cent rounding, not tax of another jurisdiction."""
+    own = [j for j in refund.tax_lines if j.amount]
+    rest = tax - sum((j.amount for j in own), ZERO)
+    if own and _round(rest, places) <= 0:
+        return own
+    weighted = [j for j in order.tax_lines if j.amount]
+    if not own:
+        return weighted
+    base = sum((j.amount for j in weighted), ZERO)
+    if not base:  # the order names no jurisdiction: the rest goes to items.tax_subtotal
+        return [*own, TaxLine(title="", amount=rest)]
+    return [*own, *(j.model_copy(update={"amount": rest * j.amount / base}) for j in weighted)]
 
 
 def _restocked(line: RefundLine, settings: Settings) -> bool:
