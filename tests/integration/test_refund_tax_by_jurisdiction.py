@@ -100,18 +100,19 @@ def test_shopify_line_refund_credits_the_lines_own_gst_and_pst(client: IntacctCl
     assert Decimal(memo["TOTAL"]) == Decimal("217.28")
 
 
-def test_shopify_shipping_refund_without_jurisdictions_keeps_the_orders_split(
+def test_shopify_shipping_refund_without_jurisdictions_follows_the_orders_shipping_taxes(
     client: IntacctClient,
     intacct: IntacctSandbox,
 ) -> None:
-    """`order_adjustments[kind=shipping_refund]` name no tax: the fallback is the order's split."""
+    """`order_adjustments[kind=shipping_refund]` name no tax: the order's shipping line does
+    (GST only here), so the shipping refund's tax is credited to GST, not split GST : PST."""
     books = Books(client, _settings(items={"tax_subtotals": JURISDICTIONS}))
     assert {s for s, _ in books.post(shopify_ca_order()).values()} == {"done"}
     books.forwarded = shopify_refund("refunds_create_shipping_refund_ca.json")
     assert {s for s, _ in books.pay().values()} == {"done"}
 
     (memo,) = stored(intacct, "Sales Credit Memo")
-    assert subtotals(memo) == [("GST", "0.21"), ("PST", "0.29")]  # 0.50 split 19.90 : 27.16
+    assert subtotals(memo) == [("GST", "0.50")]  # the order's shipping line is taxed GST only
     assert Decimal(memo["TOTAL"]) == Decimal("10.50")
 
 

@@ -499,6 +499,7 @@ def _shipping_line(n: Node) -> ShippingLine:
         price=n.decimal("price"),
         tax=_tax_lines(n),
         discount=_allocations(n),
+        tax_lines=tax_lines_from(n.objects("tax_lines"), title="title", rate="rate", amounts=("price",)),
     )
 
 

@@ -164,6 +164,10 @@ class ShippingLine(Frozen):
     price: Money
     tax: Money = ZERO
     discount: Money = ZERO
+    tax_lines: tuple[TaxLine, ...] = ()
+    """The shipping's own tax per jurisdiction where the channel itemises it (Shopify
+    `shipping_lines[].tax_lines[]`): a shipping refund that names no jurisdiction is credited by
+    these rather than by the whole order's."""
 
     @property
     def net(self) -> Decimal:

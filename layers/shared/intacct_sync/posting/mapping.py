@@ -835,6 +835,16 @@ def _refund_jurisdictions(refund: Refund, order: Order, tax: Decimal, places: in
     rest = tax - sum((j.amount for j in own), ZERO)
     if own and _round(rest, places) <= 0:
         return own
+    # Shipping tax the refund does not itemise (Shopify `order_adjustments`) follows the order's
+    # shipping jurisdictions where it names them (shipping is often taxed by fewer of them).
+    shipping = [j for s in order.shipping_lines for j in s.tax_lines if j.amount]
+    ship_tax = min(refund.shipping_tax, rest) if shipping and refund.shipping_tax > 0 else ZERO
+    if ship_tax > 0:
+        ship_base = sum((j.amount for j in shipping), ZERO)
+        own += [j.model_copy(update={"amount": ship_tax * j.amount / ship_base}) for j in shipping]
+        rest -= ship_tax
+        if _round(rest, places) <= 0:
+            return own
     weighted = [j for j in order.tax_lines if j.amount]
     if not own:
         return weighted
