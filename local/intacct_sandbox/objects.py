@@ -198,6 +198,29 @@ OBJECTS: dict[str, ObjectDef] = {
             "Accounts Receivable/Invoices",
         ),
         ObjectDef(
+            "ARADJUSTMENT",
+            [
+                _f("RECORDNO", INTEGER, "Record number", readonly=True),
+                _f("RECORDTYPE", label="Record type", readonly=True),
+                _f("RECORDID", label="Adjustment number"),
+                _f("CUSTOMERID", label="Customer ID", required=True),
+                _f("CUSTOMERNAME", label="Customer name", readonly=True),
+                _f("DOCNUMBER", label="Invoice number"),
+                _f("DESCRIPTION", label="Description"),
+                _f("WHENCREATED", DATE, "Date"),
+                _f("WHENPAID", DATE, "Date fully paid", readonly=True),
+                _f("TOTALENTERED", DECIMAL, "Total amount", readonly=True),
+                _f("TOTALDUE", DECIMAL, "Total due", readonly=True),
+                _f("TOTALPAID", DECIMAL, "Total paid", readonly=True),
+                _f("CURRENCY", label="Currency"),
+                _f("STATE", label="State", readonly=True),
+                _f("MODULEKEY", label="Module", readonly=True),
+                _f("WHENMODIFIED", TIMESTAMP, "Modified", readonly=True),
+            ],
+            "RECORDNO",
+            "Accounts Receivable/Adjustments",
+        ),
+        ObjectDef(
             "ARPYMT",
             [
                 _f("RECORDNO", INTEGER, "Record number", readonly=True),
@@ -315,6 +338,7 @@ RECORDNO_START = {
     "SODOCUMENT": 2001,
     "ARINVOICE": 3001,
     "ARPYMT": 4001,
+    "ARADJUSTMENT": 5001,
 }
 
 

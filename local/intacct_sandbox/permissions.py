@@ -9,6 +9,7 @@ fails the function with PL04000005, the code Intacct returns for a role gap.
 | create | CUSTOMER | Accounts Receivable/Customers | add | CREATE |
 | create | CONTACT | Company/Contacts | add | CREATE |
 | create | ARPYMT | Accounts Receivable/Received Payments | add | CREATE |
+| create_aradjustment | ARADJUSTMENT | Accounts Receivable/Adjustments | add | CREATE |
 | create_sotransaction | (transactiontype T) | Order Entry/T | add | CREATE |
 | update_sotransaction | (definition T of the key) | Order Entry/T | edit | UPDATE |
 | delete_sotransaction | (definition T of the key) | Order Entry/T | delete | DELETE |
@@ -24,7 +25,8 @@ fails the function with PL04000005, the code Intacct returns for a role gap.
 Module of each object (see objects.py): CUSTOMER Accounts Receivable/Customers, CONTACT
 Company/Contacts, SODOCUMENT Order Entry/<docparid> (``Order Entry/Transactions`` when no
 docparid; that entry also grants every definition), ARINVOICE Accounts Receivable/Invoices, ARPYMT
-Accounts Receivable/Received Payments, ITEM and ITEMWAREHOUSEINFO Inventory Control/Items,
+Accounts Receivable/Received Payments, ARADJUSTMENT Accounts Receivable/Adjustments, ITEM and
+ITEMWAREHOUSEINFO Inventory Control/Items,
 WAREHOUSE Inventory Control/Warehouses, LOCATION Company/Locations, DEPARTMENT
 Company/Departments, CLASS Company/Class.
 """
@@ -47,6 +49,7 @@ OPERATIONS = {
     "lookup": ("list", "LOOKUP"),
     "create": ("add", "CREATE"),
     "create_sotransaction": ("add", "CREATE"),
+    "create_aradjustment": ("add", "CREATE"),
     "update_sotransaction": ("edit", "UPDATE"),
     "delete_sotransaction": ("delete", "DELETE"),
     "get_icitemtotals": ("list", "GET_ICITEMTOTALS"),

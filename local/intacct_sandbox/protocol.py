@@ -600,6 +600,8 @@ def _object_of(body: Element) -> str | None:
     tag = body.tag
     if tag in ("create_sotransaction", "update_sotransaction", "delete_sotransaction"):
         return "SODOCUMENT"
+    if tag == "create_aradjustment":
+        return "ARADJUSTMENT"
     if tag in ("create", "update", "delete") and len(body):
         return body[0].tag
     obj = body.find("object")

@@ -141,6 +141,7 @@ def company_snapshot(store: Store, cid: str) -> dict[str, Any]:
         "invoices": [d for d in docs if d.get("DOCPARID") == "Sales Invoice"],
         "arinvoices": rows("ARINVOICE"),
         "payments": rows("ARPYMT"),
+        "aradjustments": rows("ARADJUSTMENT"),
         "onhand": [
             {
                 "ITEMID": r["ITEMID"],

@@ -222,7 +222,10 @@ def test_sales_order_does_not_post_and_credit_memo_is_negative(client: Client, s
     assert a.result().findtext("key") == "Sales Credit Memo-CM0001"
     snap = sb.snapshot()
     assert snap["documents"][0]["PRRECORDKEY"] is None
-    assert [inv["TOTALENTERED"] for inv in snap["arinvoices"]] == ["-39.98"]
+    # The default seed's credit memo posts to AR as a credit memo (ARADJUSTMENT, `ar_record`).
+    assert snap["arinvoices"] == []
+    assert [adj["TOTALENTERED"] for adj in snap["aradjustments"]] == ["-39.98"]
+    assert snap["documents"][1]["PRRECORDKEY"] == snap["aradjustments"][0]["RECORDNO"]
     onhand = {(o["ITEMID"], o["WAREHOUSEID"]): o["ONHAND"] for o in snap["onhand"]}
     assert onhand[("TSHIRT-S", "WH-EAST")] == "122"
 

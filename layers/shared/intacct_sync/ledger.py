@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Literal, Protocol
 
@@ -56,6 +56,32 @@ class RefundRecord(BaseModel):
     credited: bool = True
     """False when no credit memo was posted for it (the invoice was already credited in full by
     the cancellation, or deleted): recorded so a redelivery is a duplicate, counted nowhere."""
+
+
+class PayoutRecord(BaseModel):
+    """A refund's money paid back to the customer (`refunds.payout = "debit_memo"`): the debit
+    memo on the payout account and the ARPYMT applying the refund's credit memo to it. Each key
+    is recorded as soon as it is known, so no step is ever sent twice."""
+
+    refund_id: str
+    amount: Decimal
+    customer_id: str
+    adjustment_no: str
+    credit_document: str | None = None
+    """The credit memo's DOCID whose AR record (`credit_ar_key`) is applied."""
+    credit_ar_key: str | None = None
+    debit_memo_key: str | None = None
+    """RECORDNO of the debit memo (ARADJUSTMENT)."""
+    payment_key: str | None = None
+    """RECORDNO of the ARPYMT applying the credit to the debit memo: set = paid out."""
+    dated: date
+    """The credit memo's date: the debit memo and the ARPYMT carry it too."""
+    currency: str | None = None
+    posted_at: datetime | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.payment_key is not None
 
 
 class ExtraInvoice(BaseModel):
@@ -115,6 +141,8 @@ class LedgerEntry(BaseModel):
     """The order's own UTC offset (where it was placed): its payments are dated in it too."""
     payments: dict[str, PaymentRecord] = Field(default_factory=dict)
     refunds: dict[str, RefundRecord] = Field(default_factory=dict)
+    payouts: dict[str, PayoutRecord] = Field(default_factory=dict)
+    """Refunds paid out (by refund id), when `refunds.payout` records them."""
     last_error: ErrorRecord | None = None
     writeback: WritebackRecord = Field(default_factory=WritebackRecord)
     history: list[HistoryItem] = Field(default_factory=list)

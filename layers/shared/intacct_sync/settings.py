@@ -159,6 +159,10 @@ class CreditMemoSettings(_Section):
     """Refunded units whose channel does not say whether they went back on hand (WooCommerce's
     REST API does not report `restock_items`): true credits them on their own item (the credit
     memo puts them back on hand), false on `items.no_restock_item_id` (no inventory effect)."""
+    created_from: bool = False
+    """Send `<createdfrom>` = the order's invoice on every credit memo, linking (converting) it in
+    Intacct. The credit memo definition must allow conversion from the invoice definition, and a
+    converted invoice can no longer be updated or deleted: off unless the company is set up so."""
 
 
 # --- items and units -------------------------------------------------------------------------
@@ -303,6 +307,31 @@ def _named(gateway: str | None, names: tuple[str, ...]) -> bool:
     return any(name.strip().casefold() == key for name in names)
 
 
+class RefundSettings(_Section):
+    """How money a refund paid back to the customer is recorded (the XML API has no customer
+    refund object: a debit memo on the payout account, settled by the refund's credit memo)."""
+
+    payout: Literal["none", "debit_memo"] = "none"
+    """none: only the credit memo is posted (the customer keeps a credit balance in Intacct until
+    someone records the refund by hand); debit_memo: each credited refund also gets an AR debit
+    memo on `payout_account` and an ARPYMT applying the credit memo to it."""
+    payout_account: _Id | None = None
+    """GL account the money went out of (the debit memo line's account): the undeposited funds
+    or bank account the payments went into, or a refunds clearing account."""
+    credit_key: Literal["ADJUSTMENTKEY", "NEGATIVEINVOICEKEY"] = "ADJUSTMENTKEY"
+    """How the credit memo's AR record is applied: as a credit memo (ARADJUSTMENT) or a negative
+    invoice (ARINVOICE); which one a posted Order Entry credit memo is depends on the company."""
+
+    @model_validator(mode="after")
+    def _account(self) -> RefundSettings:
+        if self.payout == "debit_memo" and self.payout_account is None:
+            raise ValueError(
+                'payout is "debit_memo": set payout_account to the GL account refunds are paid from '
+                "(e.g. the undeposited funds account the payments go to)"
+            )
+        return self
+
+
 class CancellationSettings(_Section):
     unpaid: Literal["delete", "close"] = "delete"
     """A cancelled order with no payment: delete its invoice, or close it (state Closed)."""
@@ -407,6 +436,7 @@ class Settings(_Section):
     items: ItemSettings = ItemSettings()
     units: UnitSettings = UnitSettings()
     payments: PaymentSettings = PaymentSettings()
+    refunds: RefundSettings = RefundSettings()
     cancellation: CancellationSettings = CancellationSettings()
     rules: tuple[Rule, ...] = ()
     stock: StockSettings = StockSettings()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import generic, inventory, oe, session
+from . import ar, generic, inventory, oe, session
 from .common import Entry
 
 REGISTRY: dict[str, Entry] = {
@@ -10,6 +10,7 @@ REGISTRY: dict[str, Entry] = {
     "create_sotransaction": Entry(oe.create_sotransaction, oe.validate_create),
     "update_sotransaction": Entry(oe.update_sotransaction, oe.validate_update),
     "delete_sotransaction": Entry(oe.delete_sotransaction, oe.validate_delete),
+    "create_aradjustment": Entry(ar.create_aradjustment, ar.validate_create_aradjustment),
     "create": Entry(generic.create, generic.validate_create),
     "query": Entry(generic.query, generic.validate_query),
     "readByQuery": Entry(generic.read_by_query, generic.validate_read_by_query),

@@ -6,10 +6,11 @@ from decimal import Decimal
 from typing import Any
 from xml.etree.ElementTree import Element
 
+from ..contentmodel import ANY, ContentModels
 from ..errors import bl_error
-from ..protocol import Ctx, sub
-from ..values import money, parse_us_date, to_decimal
-from .common import el_to_dict, find, must_exist
+from ..protocol import Ctx, Result, sub
+from ..values import money, parse_us_date, parse_ymd, to_decimal
+from .common import el_to_dict, find, must_exist, text
 
 CUSTOMER_FIELDS = {
     "CUSTOMERID", "NAME", "DISPLAYCONTACT", "STATUS", "TERMNAME", "SHIPTO", "BILLTO", "CONTACTINFO",
@@ -252,49 +253,62 @@ def create_arpymt(ctx: Ctx, el: Element) -> Element:
     if not details:
         raise bl_error(
             "Required field ARPYMTDETAILS is missing",
-            "An ARPYMT needs at least one ARPYMTDETAIL with RECORDKEY and TRX_PAYMENTAMOUNT.",
+            "An ARPYMT needs at least one ARPYMTDETAIL with RECORDKEY (or POSADJKEY) and an amount.",
         )
     draft = (f.get("ACTION") or "Submit") == "Draft"
-    applied: dict[int, Decimal] = {}
-    invoices: dict[int, dict[str, Any]] = {}
+    # (object, RECORDNO) -> the record and what this payment moves on it: targets (invoices,
+    # debit memos) are paid down by cash and credits; credits (credit memos, negative invoices)
+    # are used up by what they pay.
+    moved: dict[tuple[str, int], Decimal] = {}
+    records: dict[tuple[str, int], dict[str, Any]] = {}
     total = Decimal(0)
     for i, d in enumerate(details, 1):
         if not isinstance(d, dict):
             raise bl_error(f"ARPYMTDETAIL {i} is empty")
         _unknown("ARPYMTDETAIL", DETAIL_FIELDS, d, [])
-        key = (d.get("RECORDKEY") or "").strip()
-        if not key.isdigit():
+        target = _target(ctx, d, i, cust_id)
+        cash = Decimal(0)
+        if d.get("TRX_PAYMENTAMOUNT") is not None:
+            cash = _amount(d.get("TRX_PAYMENTAMOUNT"), "TRX_PAYMENTAMOUNT").quantize(Decimal("0.01"))
+            if cash <= 0:
+                raise bl_error(f"TRX_PAYMENTAMOUNT must be positive, got {d.get('TRX_PAYMENTAMOUNT')}")
+        credits = _credits(ctx, d, i, cust_id)
+        if cash == 0 and not credits:
             raise bl_error(
-                f"Invalid RECORDKEY '{key}' in ARPYMTDETAIL {i}",
-                "RECORDKEY is the RECORDNO of the ARINVOICE (SODOCUMENT.PRRECORDKEY).",
+                f"ARPYMTDETAIL {i} applies nothing",
+                "Give TRX_PAYMENTAMOUNT (cash) or a credit (ADJUSTMENTKEY with TRX_ADJUSTMENTAMOUNT, "
+                "NEGATIVEINVOICEKEY with TRX_NEGATIVEINVOICEAMOUNT).",
             )
-        inv = ctx.store.get(ctx.company_id, "ARINVOICE", int(key))
-        if inv is None or inv.get("CUSTOMERID") != cust_id:
+        for rec in (target, *(c for c, _ in credits)):
+            if rec.get("CURRENCY") and rec["CURRENCY"] != currency:
+                raise bl_error(
+                    f"Payment currency {currency} does not match the currency {rec['CURRENCY']} of "
+                    f"{rec['_OBJECT']} {rec['RECORDNO']}",
+                    "Cross-currency payments are not supported by the sandbox.",
+                )
+        tkey = (target["_OBJECT"], int(target["RECORDNO"]))
+        records[tkey] = target
+        moved[tkey] = moved.get(tkey, Decimal(0)) + cash + sum((a for _, a in credits), Decimal(0))
+        due = Decimal(target["TOTALDUE"])
+        if moved[tkey] > due:
+            what = "invoice" if target["_OBJECT"] == "ARINVOICE" else "debit memo"
             raise bl_error(
-                f"Invalid invoice key '{key}' for customer '{cust_id}'",
-                f"There is no open AR invoice with RECORDNO {key} for customer '{cust_id}'.",
-                "Use SODOCUMENT.PRRECORDKEY (the ARINVOICE RECORDNO), not the SODOCUMENT RECORDNO.",
-            )
-        amt = _amount(d.get("TRX_PAYMENTAMOUNT"), "TRX_PAYMENTAMOUNT")
-        if amt <= 0:
-            raise bl_error(f"TRX_PAYMENTAMOUNT must be positive, got {d.get('TRX_PAYMENTAMOUNT')}")
-        if inv.get("CURRENCY") and inv["CURRENCY"] != currency:
-            raise bl_error(
-                f"Payment currency {currency} does not match invoice currency {inv['CURRENCY']}",
-                "Cross-currency payments are not supported by the sandbox.",
-            )
-        amt = amt.quantize(Decimal("0.01"))
-        applied[int(key)] = applied.get(int(key), Decimal(0)) + amt
-        invoices[int(key)] = inv
-        due = Decimal(inv["TOTALDUE"])
-        if applied[int(key)] > due:
-            raise bl_error(
-                f"Payment amount {money(applied[int(key)])} exceeds the amount due {money(due)} "
-                f"on invoice {inv.get('RECORDID')} (RECORDNO {key})",
+                f"Payment amount {money(moved[tkey])} exceeds the amount due {money(due)} "
+                f"on {what} {target.get('RECORDID')} (RECORDNO {target['RECORDNO']})",
                 "Overpayment is not allowed on an invoice line; send the excess as OVERPAYMENTAMOUNT.",
                 "Pay at most TOTALDUE; read the invoice's TOTALDUE first.",
             )
-        total += amt
+        for credit, amount in credits:
+            ckey = (credit["_OBJECT"], int(credit["RECORDNO"]))
+            records[ckey] = credit
+            moved[ckey] = moved.get(ckey, Decimal(0)) - amount  # towards 0 from below
+            if moved[ckey] < Decimal(credit["TOTALDUE"]):
+                raise bl_error(
+                    f"Credit amount {money(-moved[ckey])} exceeds the credit available "
+                    f"{money(-Decimal(credit['TOTALDUE']))} on {credit['_OBJECT']} {credit['RECORDNO']}",
+                    "A credit can be applied up to what is left of it.",
+                )
+        total += cash
     over = Decimal(0)
     if f.get("OVERPAYMENTAMOUNT"):
         over = _amount(f["OVERPAYMENTAMOUNT"], "OVERPAYMENTAMOUNT")
@@ -313,20 +327,183 @@ def create_arpymt(ctx: Ctx, el: Element) -> Element:
         "FINANCIALENTITY": f.get("FINANCIALENTITY"),
         "UNDEPOSITEDACCOUNTNO": f.get("UNDEPOSITEDACCOUNTNO"),
         "PRBATCH": f.get("PRBATCH"),
-        "DETAILS": [{"RECORDKEY": k, "TRX_PAYMENTAMOUNT": money(v)} for k, v in applied.items()],
+        "DETAILS": [{key: d.get(key) for key in DETAIL_FIELDS if d.get(key) is not None} for d in details],
     }
     recordno = ctx.store.insert(ctx.company_id, "ARPYMT", rec, str(f.get("DOCNUMBER") or ""))
     if not draft:
-        for key, amt in applied.items():
-            inv = invoices[key]
-            due = Decimal(inv["TOTALDUE"]) - amt
-            inv["TOTALDUE"] = money(due)
-            inv["TOTALPAID"] = money(Decimal(inv["TOTALPAID"]) + amt)
-            inv["STATE"] = "Paid" if due == 0 else "Partially Paid"
+        for key, amt in moved.items():
+            obj = key[0]
+            ar = {k: v for k, v in records[key].items() if k != "_OBJECT"}
+            due = Decimal(ar["TOTALDUE"]) - amt
+            ar["TOTALDUE"] = money(due)
+            ar["TOTALPAID"] = money(Decimal(ar["TOTALPAID"]) + amt)
+            ar["STATE"] = "Paid" if due == 0 else "Partially Paid"
             if due == 0:
-                inv["WHENPAID"] = receipt
-            inv.setdefault("PAYMENTS", []).append(recordno)
-            ctx.store.update(ctx.company_id, "ARINVOICE", inv)
+                ar["WHENPAID"] = receipt
+            ar.setdefault("PAYMENTS", []).append(recordno)
+            ctx.store.update(ctx.company_id, obj, ar)
     res = Element("arpymt")
     sub(res, "RECORDNO", recordno)
     return res
+
+
+def _ar_record(ctx: Ctx, obj: str, key: str, cust_id: str) -> dict[str, Any] | None:
+    rec = ctx.store.get(ctx.company_id, obj, int(key)) if key.isdigit() else None
+    if rec is None or rec.get("CUSTOMERID") != cust_id:
+        return None
+    return {**rec, "_OBJECT": obj}
+
+
+def _target(ctx: Ctx, d: dict[str, Any], i: int, cust_id: str) -> dict[str, Any]:
+    """What a detail pays: an invoice (RECORDKEY) or a debit memo (POSADJKEY), never both."""
+    inv_key, dm_key = (d.get("RECORDKEY") or "").strip(), (d.get("POSADJKEY") or "").strip()
+    if bool(inv_key) == bool(dm_key):
+        raise bl_error(
+            f"ARPYMTDETAIL {i} must pay either an invoice (RECORDKEY) or a debit memo (POSADJKEY)",
+            "You can pay either an invoice or a debit memo, but not both in one payment detail.",
+        )
+    if inv_key:
+        inv = _ar_record(ctx, "ARINVOICE", inv_key, cust_id)
+        if inv is None or Decimal(inv["TOTALENTERED"]) < 0:
+            raise bl_error(
+                f"Invalid invoice key '{inv_key}' for customer '{cust_id}'",
+                f"There is no open AR invoice with RECORDNO {inv_key} for customer '{cust_id}'.",
+                "Use SODOCUMENT.PRRECORDKEY (the ARINVOICE RECORDNO), not the SODOCUMENT RECORDNO.",
+            )
+        return inv
+    dm = _ar_record(ctx, "ARADJUSTMENT", dm_key, cust_id)
+    if dm is None or Decimal(dm["TOTALENTERED"]) <= 0:
+        raise bl_error(
+            f"Invalid debit memo key '{dm_key}' for customer '{cust_id}'",
+            f"There is no AR debit memo (ARADJUSTMENT with a positive amount) with RECORDNO {dm_key} "
+            f"for customer '{cust_id}'.",
+            "POSADJKEY is the RECORDNO of a debit memo made with create_aradjustment.",
+        )
+    return dm
+
+
+CREDIT_FIELDS = (
+    ("ADJUSTMENTKEY", "TRX_ADJUSTMENTAMOUNT", "ARADJUSTMENT", "credit memo"),
+    ("NEGATIVEINVOICEKEY", "TRX_NEGATIVEINVOICEAMOUNT", "ARINVOICE", "negative invoice"),
+)
+
+
+def _credits(ctx: Ctx, d: dict[str, Any], i: int, cust_id: str) -> list[tuple[dict[str, Any], Decimal]]:
+    """The credits a detail applies: a credit memo (ADJUSTMENTKEY, an ARADJUSTMENT with a
+    negative amount) or a negative invoice (NEGATIVEINVOICEKEY, an ARINVOICE with one)."""
+    out = []
+    for key_field, amount_field, obj, what in CREDIT_FIELDS:
+        key = (d.get(key_field) or "").strip()
+        if not key:
+            if d.get(amount_field) is not None:
+                raise bl_error(f"{amount_field} without {key_field} in ARPYMTDETAIL {i}")
+            continue
+        credit = _ar_record(ctx, obj, key, cust_id)
+        if credit is None or Decimal(credit["TOTALENTERED"]) >= 0:
+            other = "NEGATIVEINVOICEKEY" if key_field == "ADJUSTMENTKEY" else "ADJUSTMENTKEY"
+            raise bl_error(
+                f"Invalid {key_field} '{key}' for customer '{cust_id}'",
+                f"There is no {what} ({obj} with a negative amount) with RECORDNO {key} for customer '{cust_id}'.",
+                f"If the credit is recorded as the other kind, use {other}.",
+            )
+        amount = _amount(d.get(amount_field), amount_field).quantize(Decimal("0.01"))
+        if amount <= 0:
+            raise bl_error(f"{amount_field} must be positive, got {d.get(amount_field)}")
+        out.append((credit, amount))
+    return out
+
+
+# ---- create_aradjustment (legacy) -----------------------------------------------------------------
+# Content models of intacct_pr_functions.v2.1.dtd / intacct_request_objects.v2.1.dtd (checked).
+ADJUSTMENT_MODELS = ContentModels(
+    {
+        "create_aradjustment": "customerid, datecreated, dateposted?, batchkey?, adjustmentno?, action?, "
+        "invoiceno?, description?, externalid?, (basecurr?, currency, ((exchratedate?, exchratetype) | "
+        "exchrate))?, nogl?, aradjustmentitems",
+        "datecreated": "year, month, day",
+        "dateposted": "year, month, day",
+        "exchratedate": "year, month, day",
+        "aradjustmentitems": "lineitem+",
+        "lineitem": "(accountlabel | glaccountno), offsetglaccountno?, amount, allocationid?, memo?, "
+        "locationid?, departmentid?, item1099?, form1099type?, form1099box?, key?, totalpaid?, totaldue?, "
+        "customfields?, revrectemplate?, defrevaccount?, revrecstartdate?, revrecenddate?, projectid?, "
+        "customerid?, vendorid?, employeeid?, itemid?, classid?, contractid?, warehouseid?, billable?",
+        "customfields": ANY,
+        "revrecstartdate": ANY,
+        "revrecenddate": ANY,
+    }
+)
+
+
+def validate_create_aradjustment(el: Element) -> None:
+    ADJUSTMENT_MODELS.validate(el)
+
+
+def _gl_accounts(ctx: Ctx) -> set[str]:
+    return {str(a["accountno"]) for a in ctx.company.get("gl_accounts", [])} | {
+        str(a["accountno"]) for a in ctx.company.get("undeposited_accounts", [])
+    }
+
+
+def create_aradjustment(ctx: Ctx, el: Element) -> Result:
+    """A debit memo (positive line amounts) or credit memo (negative) on a customer's account:
+    an ARADJUSTMENT whose TOTALDUE payments and credits settle. Returns `<key>` = RECORDNO."""
+    ctx.check("ARADJUSTMENT", "Accounts Receivable/Adjustments")
+    cust_id = text(el, "customerid") or ""
+    customer = must_exist(ctx, "CUSTOMER", cust_id)
+    d = el.find("datecreated")
+    created = parse_ymd(text(d, "year"), text(d, "month"), text(d, "day")) if d is not None else None
+    if created is None:
+        raise bl_error("Invalid date in <datecreated>", "Dates are sent as <year>, <month> and <day>.")
+    base = ctx.company.get("base_currency", "USD")
+    currency = text(el, "currency") or base
+    if currency not in ctx.company.get("currencies", [base]):
+        raise bl_error(f"Invalid currency '{currency}'", "The currency is not enabled in the company.")
+    action = text(el, "action") or "Submit"
+    if action not in ("Draft", "Submit"):
+        raise bl_error(f"Invalid action '{action}'", "action must be Draft or Submit.")
+    accounts = _gl_accounts(ctx)
+    lines = []
+    total = Decimal(0)
+    for n, li in enumerate(el.iterfind("aradjustmentitems/lineitem"), 1):
+        account = text(li, "glaccountno")
+        if account is None or account not in accounts:
+            raise bl_error(
+                f"Invalid GL account '{account or text(li, 'accountlabel')}' (line {n})",
+                f"The GL account does not exist in company '{ctx.company_id}'.",
+                "Use the number of an existing GL account (General Ledger > Chart of accounts).",
+            )
+        amount = _amount(text(li, "amount"), "amount").quantize(Decimal("0.01"))
+        if amount == 0:
+            raise bl_error(f"Line {n}: amount must not be zero")
+        location = text(li, "locationid")
+        if location:
+            must_exist(ctx, "LOCATION", location, f" (line {n})")
+        elif ctx.company.get("entities"):
+            if not ctx.locationid:
+                raise bl_error(f"Location is required (line {n})", "Multi-entity companies need a locationid.")
+            location = ctx.locationid
+        memo = text(li, "memo")
+        lines.append({"GLACCOUNTNO": account, "AMOUNT": money(amount), "MEMO": memo, "LOCATIONID": location})
+        total += amount
+    if total == 0:
+        raise bl_error("The adjustment's lines add up to zero")
+    rec = {
+        "RECORDTYPE": "ra",
+        "RECORDID": text(el, "adjustmentno"),
+        "CUSTOMERID": cust_id,
+        "CUSTOMERNAME": customer.get("NAME"),
+        "DOCNUMBER": text(el, "invoiceno"),
+        "DESCRIPTION": text(el, "description"),
+        "WHENCREATED": created,
+        "WHENPAID": None,
+        "TOTALENTERED": money(total),
+        "TOTALDUE": money(total),
+        "TOTALPAID": "0.00",
+        "CURRENCY": currency,
+        "STATE": "Draft" if action == "Draft" else "Posted",
+        "MODULEKEY": "4.AR",
+        "LINES": lines,
+    }
+    recordno = ctx.store.insert(ctx.company_id, "ARADJUSTMENT", rec, text(el, "adjustmentno"))
+    return Result(key=str(recordno))

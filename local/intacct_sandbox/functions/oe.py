@@ -371,7 +371,12 @@ def _post(ctx: Ctx, doc: dict[str, Any], defn: dict[str, Any]) -> None:
     if defn.get("posts_to_ar"):
         sign = Decimal(-1 if int(defn.get("ar_sign", 1)) < 0 else 1)
         total = Decimal(doc["TOTAL"]) * sign
+        # A credit definition posts to AR as a credit memo (ARADJUSTMENT) or as a negative
+        # invoice (ARINVOICE): which one Intacct does is unsure, so the seed says (`ar_record`).
+        ar_object = defn.get("ar_record", "ARINVOICE") if sign < 0 else "ARINVOICE"
+        doc["AR_OBJECT"] = ar_object
         inv = {
+            "RECORDTYPE": "ra" if ar_object == "ARADJUSTMENT" else "ri",
             "RECORDID": doc["DOCNO"],
             "CUSTOMERID": doc["CUSTVENDID"],
             "CUSTOMERNAME": doc.get("CUSTVENDNAME"),
@@ -388,12 +393,19 @@ def _post(ctx: Ctx, doc: dict[str, Any], defn: dict[str, Any]) -> None:
             "MODULEKEY": "8.SO",
             "SODOCID": doc["DOCID"],
         }
-        doc["PRRECORDKEY"] = ctx.store.insert(ctx.company_id, "ARINVOICE", inv, doc["DOCNO"])
+        doc["PRRECORDKEY"] = ctx.store.insert(ctx.company_id, ar_object, inv, doc["DOCNO"])
 
 
 def _unpost(ctx: Ctx, doc: dict[str, Any], verb: str) -> None:
+    if doc.get("STATE") in ("Converted", "Partially Converted"):
+        raise bl_error(
+            f"Cannot {verb} the transaction '{doc['DOCID']}': it has been converted ({doc['STATE']})",
+            "Transactions that other transactions were created from cannot be changed or deleted.",
+            "Delete or reverse the transactions converted from it first.",
+        )
+    ar_object = doc.get("AR_OBJECT") or "ARINVOICE"
     if doc.get("PRRECORDKEY"):
-        inv = ctx.store.get(ctx.company_id, "ARINVOICE", int(doc["PRRECORDKEY"]))
+        inv = ctx.store.get(ctx.company_id, ar_object, int(doc["PRRECORDKEY"]))
         if inv is not None and Decimal(inv.get("TOTALPAID") or "0") != 0:
             raise bl_error(
                 f"Cannot {verb} the transaction '{doc['DOCID']}': payments have been applied to it",
@@ -401,7 +413,7 @@ def _unpost(ctx: Ctx, doc: dict[str, Any], verb: str) -> None:
                 "Reverse the applied payments first, or issue a Sales Credit Memo instead.",
             )
         if inv is not None:
-            ctx.store.delete(ctx.company_id, "ARINVOICE", int(inv["RECORDNO"]))
+            ctx.store.delete(ctx.company_id, ar_object, int(inv["RECORDNO"]))
     for itemid, wh, delta in doc.get("INVENTORY_EFFECT") or []:
         inventory.adjust(ctx, itemid, wh, -Decimal(delta))
     doc["INVENTORY_EFFECT"] = []
@@ -431,11 +443,7 @@ def create_sotransaction(ctx: Ctx, el: Element) -> Result:
         "BILLTO": contact_snapshot(ctx, (customer.get("BILLTO") or {}).get("CONTACTNAME")),
         "CREATEDFROM": text(el, "createdfrom"),
     }
-    if doc["CREATEDFROM"] and ctx.store.by_name(ctx.company_id, "SODOCUMENT", doc["CREATEDFROM"]) is None:
-        raise bl_error(
-            f"Invalid source document '{doc['CREATEDFROM']}'",
-            "createdfrom must be the DOCID of an existing document.",
-        )
+    source = _source(ctx, defn, doc) if doc["CREATEDFROM"] else None
     _header(ctx, doc, el)
     items = el.find("sotransitems")
     assert items is not None
@@ -474,10 +482,13 @@ def create_sotransaction(ctx: Ctx, el: Element) -> Result:
     doc.pop("DUE_GIVEN", None)
     recordno = ctx.store.insert(ctx.company_id, "SODOCUMENT", doc, doc["DOCID"])
     if doc.get("PRRECORDKEY"):
-        inv = ctx.store.get(ctx.company_id, "ARINVOICE", int(doc["PRRECORDKEY"]))
+        ar_object = doc["AR_OBJECT"]
+        inv = ctx.store.get(ctx.company_id, ar_object, int(doc["PRRECORDKEY"]))
         assert inv is not None
         inv["SODOCKEY"] = recordno
-        ctx.store.update(ctx.company_id, "ARINVOICE", inv)
+        ctx.store.update(ctx.company_id, ar_object, inv)
+    if source is not None:
+        _converted(ctx, source, doc)
     return Result(key=doc["DOCID"])
 
 
@@ -530,10 +541,11 @@ def update_sotransaction(ctx: Ctx, el: Element) -> Result:
     new.pop("DUE_GIVEN", None)
     ctx.store.update(ctx.company_id, "SODOCUMENT", new)
     if new.get("PRRECORDKEY"):
-        inv = ctx.store.get(ctx.company_id, "ARINVOICE", int(new["PRRECORDKEY"]))
+        ar_object = new["AR_OBJECT"]
+        inv = ctx.store.get(ctx.company_id, ar_object, int(new["PRRECORDKEY"]))
         assert inv is not None
         inv["SODOCKEY"] = new["RECORDNO"]
-        ctx.store.update(ctx.company_id, "ARINVOICE", inv)
+        ctx.store.update(ctx.company_id, ar_object, inv)
     return Result(key=new["DOCID"])
 
 
@@ -544,3 +556,48 @@ def delete_sotransaction(ctx: Ctx, el: Element) -> Result:
     _unpost(ctx, doc, "delete")
     ctx.store.delete(ctx.company_id, "SODOCUMENT", int(doc["RECORDNO"]))
     return Result()
+
+
+# ---- conversion (createdfrom) ------------------------------------------------------------------
+CONVERTIBLE_STATES = ("Pending", "Partially Converted")
+
+
+def _source(ctx: Ctx, defn: dict[str, Any], doc: dict[str, Any]) -> dict[str, Any]:
+    """The document `createdfrom` converts, checked against the target definition's allowed
+    sources (seed `convert_from`, Intacct's "convert from" list on the definition) and the
+    source's state: only Pending or Partially Converted documents convert (reference §3)."""
+    docid = doc["CREATEDFROM"]
+    source = ctx.store.by_name(ctx.company_id, "SODOCUMENT", docid)
+    if source is None:
+        raise bl_error(
+            f"Invalid source document '{docid}'",
+            "createdfrom must be the DOCID of an existing document.",
+        )
+    allowed = defn.get("convert_from") or []
+    if source["DOCPARID"] not in allowed:
+        raise bl_error(
+            f"Cannot convert '{docid}' to a {defn['name']}: the transaction definition '{defn['name']}' "
+            f"does not allow conversion from '{source['DOCPARID']}'",
+            f"'{defn['name']}' can be created from: {', '.join(allowed) or '(none)'}.",
+            f"Add '{source['DOCPARID']}' to the transactions '{defn['name']}' converts from "
+            "(Order Entry > Setup > Transaction definitions), or create it without createdfrom.",
+        )
+    if source.get("STATE") not in CONVERTIBLE_STATES:
+        raise bl_error(
+            f"Cannot convert '{docid}' in state {source.get('STATE')}",
+            "Only Pending or Partially Converted transactions can be converted.",
+        )
+    if source.get("CUSTVENDID") != doc["CUSTVENDID"]:
+        raise bl_error(
+            f"Cannot convert '{docid}': it belongs to customer '{source.get('CUSTVENDID')}', not '{doc['CUSTVENDID']}'",
+        )
+    return source
+
+
+def _converted(ctx: Ctx, source: dict[str, Any], doc: dict[str, Any]) -> None:
+    """The source is Converted once documents created from it reach its total, else Partially
+    Converted (the sandbox counts amounts; Intacct counts line quantities)."""
+    done = Decimal(source.get("CONVERTED_TOTAL") or "0") + abs(Decimal(doc["TOTAL"]))
+    source["CONVERTED_TOTAL"] = money(done)
+    source["STATE"] = "Converted" if done >= abs(Decimal(source["TOTAL"])) else "Partially Converted"
+    ctx.store.update(ctx.company_id, "SODOCUMENT", source)

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -149,8 +150,46 @@ class PaymentApplication:
 
 
 @dataclass(frozen=True)
+class CreditApplication:
+    """An ARPYMTDETAIL that pays a debit memo (`debit_memo_key`, POSADJKEY: an ARADJUSTMENT
+    RECORDNO) with a credit instead of cash: `credit_key` is the credit's AR record, named by
+    `credit_field` (ADJUSTMENTKEY for a credit memo, NEGATIVEINVOICEKEY for a negative invoice)."""
+
+    debit_memo_key: str
+    credit_key: str
+    amount: Decimal
+    credit_field: Literal["ADJUSTMENTKEY", "NEGATIVEINVOICEKEY"] = "ADJUSTMENTKEY"
+
+
+@dataclass(frozen=True)
+class ArAdjustmentLine:
+    """A `<lineitem>` of `create_aradjustment`: positive amount = debit memo, negative = credit."""
+
+    gl_account_no: str
+    amount: Decimal
+    memo: str | None = None
+    location_id: str | None = None
+    department_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ArAdjustment:
+    """`create_aradjustment` (legacy): an AR debit or credit memo on the customer's account.
+    `currency` with no `exchange_rate` sends an empty `<exchratetype/>` (Intacct Daily Rate)."""
+
+    customer_id: str
+    date_created: date
+    lines: Sequence[ArAdjustmentLine]
+    adjustment_no: str | None = None
+    description: str | None = None
+    currency: str | None = None
+    exchange_rate_type: str | None = None
+    exchange_rate: Decimal | None = None
+
+
+@dataclass(frozen=True)
 class ArPayment:
-    """Generic `create` of an ARPYMT applied to invoices.
+    """Generic `create` of an ARPYMT applied to invoices (cash) and/or debit memos (credits).
 
     Exactly one money source: `financial_entity` (bank account ID) or `undeposited_account`
     (undeposited-funds GL account).
@@ -165,9 +204,10 @@ class ArPayment:
     undeposited_account: str | None = None
     document_number: str | None = None
     description: str | None = None
+    credits: Sequence[CreditApplication] = ()
 
     def __post_init__(self) -> None:
         if (self.financial_entity is None) == (self.undeposited_account is None):
             raise ValueError("an ARPYMT takes exactly one of financial_entity or undeposited_account")
-        if not self.applications:
-            raise ValueError("an ARPYMT must be applied to at least one invoice")
+        if not self.applications and not self.credits:
+            raise ValueError("an ARPYMT must be applied to at least one invoice or debit memo")

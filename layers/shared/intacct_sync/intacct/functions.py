@@ -16,6 +16,7 @@ from decimal import Decimal
 
 from intacct_sync.intacct.documents import (
     Address,
+    ArAdjustment,
     ArPayment,
     Contact,
     CustomerRecord,
@@ -261,7 +262,35 @@ def create_ar_payment(payment: ArPayment, *, controlid: str) -> Function:
         d = sub(details, "ARPYMTDETAIL")
         sub(d, "RECORDKEY", app.record_key)
         sub(d, "TRX_PAYMENTAMOUNT", app.amount)
+    for credit in payment.credits:
+        d = sub(details, "ARPYMTDETAIL")
+        sub(d, "POSADJKEY", credit.debit_memo_key)
+        sub(d, credit.credit_field, credit.credit_key)
+        amount = "TRX_ADJUSTMENTAMOUNT" if credit.credit_field == "ADJUSTMENTKEY" else "TRX_NEGATIVEINVOICEAMOUNT"
+        sub(d, amount, credit.amount)
     return Function("create", controlid, el, write=True, object="ARPYMT")
+
+
+def create_aradjustment(adjustment: ArAdjustment, *, controlid: str) -> Function:
+    """`create_aradjustment` in DTD order (`intacct_pr_functions.v2.1.dtd`; lines per
+    `intacct_request_objects.v2.1.dtd`). The result's `<key>` is the adjustment's RECORDNO."""
+    if not adjustment.lines:
+        raise ValueError("an AR adjustment needs at least one line")
+    el = ET.Element("create_aradjustment")
+    sub(el, "customerid", adjustment.customer_id)
+    _date(el, "datecreated", adjustment.date_created)
+    _opt(el, "adjustmentno", adjustment.adjustment_no)
+    _opt(el, "description", adjustment.description)
+    _currency(el, None, adjustment.currency, adjustment.exchange_rate_type, adjustment.exchange_rate)
+    items = sub(el, "aradjustmentitems")
+    for line in adjustment.lines:
+        li = sub(items, "lineitem")
+        sub(li, "glaccountno", line.gl_account_no)
+        sub(li, "amount", line.amount)
+        _opt(li, "memo", line.memo)
+        _opt(li, "locationid", line.location_id)
+        _opt(li, "departmentid", line.department_id)
+    return Function("create_aradjustment", controlid, el, write=True, object="ARADJUSTMENT")
 
 
 def query(

@@ -13,6 +13,23 @@ REPLAY = "then replay: python -m intacct_sync.cli.ops replay --queue {queue}"
 
 _RULES: tuple[tuple[re.Pattern[str], str, str], ...] = (
     (
+        re.compile(r"cannot convert|conversion from|createdfrom", re.I),
+        "Intacct refused to create the credit memo from the order's invoice (credit_memo.created_from)",
+        "Allow it in Intacct (Order Entry > Setup > Transaction definitions > your credit memo definition: add the "
+        "invoice definition to the transactions it converts from), or set credit_memo.created_from to false, " + REPLAY,
+    ),
+    (
+        re.compile(r"invalid (?:adjustmentkey|negativeinvoicekey)", re.I),
+        "the refund's credit memo is not the kind of AR credit refunds.credit_key names",
+        "Switch refunds.credit_key (ADJUSTMENTKEY for an AR credit memo, NEGATIVEINVOICEKEY for a negative invoice), "
+        + REPLAY,
+    ),
+    (
+        re.compile(r"invalid gl account '([^']+)'", re.I),
+        "GL account {0} does not exist in Intacct",
+        "Set refunds.payout_account to the number of an existing GL account, " + REPLAY,
+    ),
+    (
         re.compile(r"item id '([^']+)'|item '([^']+)' (?:is not valid|does not exist|not found)", re.I),
         "SKU {0} is not an Intacct item",
         "Create it in Intacct (Inventory Control > Items), or map the SKU to an item in the settings "

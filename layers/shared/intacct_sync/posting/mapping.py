@@ -1006,3 +1006,22 @@ def payment_for(
         document_number=payment_document_number(payment),
         description=_message(" ".join(bits)),
     )
+
+
+# --- refunds paid out (posting.payout) ---------------------------------------------------------
+
+
+def debit_memo_controlid(refund: Refund) -> str:
+    """controlid of a refund's payout debit memo (`create_aradjustment`): one per refund."""
+    return _controlid("dm", refund.connection_id, refund.order_id, refund.refund_id)
+
+
+def payout_controlid(refund: Refund) -> str:
+    """controlid of the ARPYMT applying a refund's credit memo to its payout debit memo."""
+    return _controlid("payout", refund.connection_id, refund.order_id, refund.refund_id)
+
+
+def bounded_reference(text: str, limit: int) -> str:
+    """`text` as an Intacct reference of at most `limit` characters (cut with a digest of the
+    whole, so two long references stay distinct)."""
+    return _bounded(clean_text(text), limit)

@@ -490,6 +490,8 @@ class OrderPoster:
                 processed_at=order.cancelled_at or order.updated_at,
             )
             txn = mapping.credit_memo_for(rest, order, self.settings, customer_id=entry.customer_id or "")
+        if self.settings.credit_memo.created_from:  # linked to (converted from) the order's invoice
+            txn = replace(txn, created_from=entry.document_key)
         w.txn = txn
         self._plan_contacts(w, order)
         w.write = fn.create_sotransaction(txn, controlid=mapping.cancellation_controlid(order))

@@ -22,11 +22,11 @@ from intacct_sync.intacct import functions as fn
 from intacct_sync.intacct import query as q
 from intacct_sync.intacct.documents import PaymentApplication, SalesTransaction
 from intacct_sync.intacct.errors import IntacctTransientError
-from intacct_sync.intacct.wire import Function
-from intacct_sync.ledger import Ledger, LedgerConflict, LedgerEntry, PaymentRecord, RefundRecord
+from intacct_sync.intacct.wire import Function, Result
+from intacct_sync.ledger import Ledger, LedgerConflict, LedgerEntry, PaymentRecord, PayoutRecord, RefundRecord
 from intacct_sync.models.events import CanonicalEvent, PaymentEvent, RefundEvent
 from intacct_sync.models.order import Order, Payment, Refund
-from intacct_sync.posting import contacts, identity, mapping, refund_state
+from intacct_sync.posting import contacts, identity, mapping, payout, refund_state
 from intacct_sync.posting.currency import to_invoice_currency
 from intacct_sync.posting.explain import explain
 from intacct_sync.posting.orders import readback
@@ -52,8 +52,14 @@ class _Work:
     """AR record key -> amount when a payment is split over the invoice and additional ones."""
     before: list[Function] = field(default_factory=list)
     """Contacts the credit memo names that may not exist yet, created in the same request."""
+    payout: PayoutRecord | None = None
+    """The refund's payout (`refunds.payout`), worked on after its credit memo."""
+    after: list[Function] = field(default_factory=list)
+    """Sent right after the credit memo: its read-back (AR record key) and the payout debit memo."""
     outcome: Outcome | None = None
     dirty: bool = False
+    payout_error: SyncError | None = None
+    """Why a payout step failed for good (parks the refund once its credit memo is posted)."""
 
 
 def split_over(amount: Decimal, dues: list[tuple[str, Decimal]]) -> dict[str, Decimal]:
@@ -106,6 +112,7 @@ class PaymentPoster:
             for w in pending:
                 if w.outcome is None:
                     w.outcome = self._failed(w, exc)
+        self._pay_out([w for w in works if w.payout is not None], deadline)
         outcomes: dict[str, Outcome] = {}
         for w in works:
             outcome = w.outcome or Outcome.retry("no outcome")
@@ -334,6 +341,10 @@ class PaymentPoster:
     def _plan_refund(self, w: _Work, event: RefundEvent, entry: LedgerEntry | None, deadline: Deadline) -> None:
         refund = event.payload
         if entry is not None and refund.refund_id in entry.refunds:
+            unfinished = entry.payouts.get(refund.refund_id)
+            if unfinished is not None and not unfinished.done:
+                w.payout = unfinished  # credited; what the payout still lacks is sent by _pay_out
+                return
             w.outcome = Outcome.done("duplicate: refund already credited")
             return
         if entry is None or entry.status == "received":
@@ -373,6 +384,8 @@ class PaymentPoster:
                 fix="Check the connection's API credentials, then replay; or post the credit memo by hand.",
             )
         txn = mapping.credit_memo_for(refund, order, self.settings, customer_id=entry.customer_id or "")
+        if self.settings.credit_memo.created_from:  # linked to (converted from) the order's invoice
+            txn = replace(txn, created_from=entry.document_key)
         identity.claim_new(self.ledger, txn, entry.key, label=f"refund {refund.refund_id}", setting="credit_memo")
         w.txn = txn
         w.before = contacts.creates(
@@ -380,6 +393,8 @@ class PaymentPoster:
         )
         w.write = fn.create_sotransaction(txn, controlid=mapping.credit_controlid(refund))
         w.lookup = readback(txn, key=identity.document_id(txn))
+        if self.settings.refunds.payout == "debit_memo":
+            self._plan_payout(w, refund, entry, txn)
 
     # --- writes ----------------------------------------------------------------------------
 
@@ -393,7 +408,7 @@ class PaymentPoster:
             # one that exists already answers "already exists", which is fine.
             fresh = [c for c in w.before if c.controlid not in seen]
             seen.update(c.controlid for c in fresh)
-            functions += [*fresh, w.write] if w.write is not None else fresh
+            functions += [*fresh, w.write, *w.after] if w.write is not None else fresh
         try:
             answers = self.client.execute(functions, deadline=deadline)
         except IntacctOutcomeUnknown:
@@ -403,6 +418,8 @@ class PaymentPoster:
         results = [by_id[w.write.controlid] for w in works if w.write is not None]
         adopt = []
         for w, result in zip(works, results, strict=True):
+            if w.payout is not None:
+                self._payout_answers(w, by_id, result.key if result.ok else None)
             if result.ok:
                 recordno = result.records()[0].get("RECORDNO") if result.records() else None
                 if isinstance(w.event, PaymentEvent):
@@ -444,6 +461,8 @@ class PaymentPoster:
                 w.outcome = self._failed(w, exc)
                 continue
             if found:
+                if w.payout is not None and not w.payout.credit_ar_key:
+                    w.payout.credit_document, w.payout.credit_ar_key = found.get("DOCID"), found.get("PRRECORDKEY")
                 self._applied(w, found.get("RECORDNO") or found.get("DOCID"))
             else:
                 w.outcome = Outcome.retry("the write did not happen; it will be sent again")
@@ -471,3 +490,254 @@ class PaymentPoster:
         entry.last_error = None
         w.dirty = True
         w.outcome = Outcome.done("posted")
+
+    # --- refunds paid out (posting.payout) ---------------------------------------------------
+
+    def _plan_payout(self, w: _Work, refund: Refund, entry: LedgerEntry, txn: SalesTransaction) -> None:
+        """The payout of a refund about to be credited: its debit memo goes in the credit memo's
+        request, with the credit memo's read-back (its AR record key); the ARPYMT applying one to
+        the other follows once both keys are known (`_pay_out`)."""
+        number = payout.adjustment_no(refund, txn.document_no)
+        holder = self.ledger.claim_document(f"ARADJUSTMENT-{number}", entry.key)
+        if holder != entry.key:
+            raise PermanentError(
+                f"refund {refund.refund_id}: debit memo number {number} belongs to order {holder}",
+                fix="Give each connection its own credit memo numbers (credit_memo.numbering.prefix_by_connection), "
+                "then replay this refund.",
+            )
+        rec = entry.payouts.get(refund.refund_id) or PayoutRecord(
+            refund_id=refund.refund_id,
+            amount=mapping.intacct_total(txn),
+            customer_id=txn.customer_id,
+            adjustment_no=number,
+            dated=txn.date_created,
+            currency=txn.currency,
+        )
+        entry.payouts[refund.refund_id] = rec
+        w.payout, w.dirty = rec, True
+        w.after = [readback(txn, key=identity.document_id(txn))]
+        if rec.debit_memo_key is None:
+            w.after.append(self._debit_memo(refund, rec, entry))
+
+    def _debit_memo(self, refund: Refund, rec: PayoutRecord, entry: LedgerEntry) -> Function:
+        memo = payout.debit_memo_for(
+            refund,
+            rec.amount,
+            rec.customer_id,
+            self.settings,
+            number=rec.adjustment_no,
+            on=rec.dated,
+            currency=rec.currency,
+            order_number=entry.order_number,
+        )
+        return fn.create_aradjustment(memo, controlid=mapping.debit_memo_controlid(refund))
+
+    def _payout_answers(self, w: _Work, by_id: dict[str, Result], credit_key: str | None) -> None:
+        """Record what the credit memo's request says about the payout: the debit memo's RECORDNO
+        (even when the credit memo failed: it is reused, never made twice) and the credit memo's
+        AR record key from its read-back."""
+        rec = w.payout
+        assert rec is not None
+        w.dirty = True
+        for f in w.after:
+            result = by_id.get(f.controlid)
+            if result is None:
+                continue
+            if f.name == "create_aradjustment":
+                if result.ok:
+                    rec.debit_memo_key = result.key or next(iter(result.records()), {}).get("RECORDNO")
+                else:
+                    w.payout_error = self._payout_failure(w, result)
+            elif result.ok and credit_key:
+                row = next((r for r in result.records() if r.get("DOCID") == credit_key), None)
+                if row is not None:
+                    rec.credit_document, rec.credit_ar_key = row.get("DOCID"), row.get("PRRECORDKEY") or None
+
+    def _payout_failure(self, w: _Work, result: Result) -> SyncError | None:
+        """A payout step's failure that needs a person (None: settled by a lookup or a retry)."""
+        try:
+            self.client.raise_for(result)
+        except (IntacctAlreadyExecuted, IntacctTransientError):
+            return None
+        except SyncError as exc:
+            statement, fix = explain(exc.message, queue="payments")
+            text = f"{statement} (Intacct: {exc.message})" if statement else exc.message
+            return type(exc)(f"refund {w.event.event_id}: its payout failed: {text}", fix=exc.fix or fix)
+        return None
+
+    def _payout_due(self, w: _Work) -> bool:
+        entry, rec = w.entry, w.payout
+        if entry is None or rec is None or rec.done:
+            return False
+        if w.outcome is not None and w.outcome.status != "done":
+            if rec.debit_memo_key and rec.refund_id not in entry.refunds:
+                entry.note("payout debit memo posted", f"{rec.adjustment_no}: applied once the refund is credited")
+            return False
+        record = entry.refunds.get(rec.refund_id)
+        return record is not None and record.credited
+
+    def _pay_out(self, works: list[_Work], deadline: Deadline) -> None:
+        """Finish each credited refund's payout, a wave per step and only where needed: find what
+        an earlier attempt left unknown (the credit memo's AR key; a debit memo whose answer was
+        lost, by its adjustment number), create a debit memo still missing, then apply the credit
+        memo to it. A payout left incomplete retries the refund (SQS redelivers it; the ledger's
+        PayoutRecord says what is left); one that cannot succeed parks it with the fix."""
+        todo = [w for w in works if self._payout_due(w)]
+        if not todo:
+            return
+        try:
+            self._payout_lookups([w for w in todo if w.payout_error is None], deadline)
+            self._payout_debit_memos([w for w in todo if w.payout_error is None], deadline)
+            self._payout_apply([w for w in todo if w.payout_error is None], deadline)
+        except SyncError as exc:
+            for w in todo:
+                w.payout_error = w.payout_error or (exc if isinstance(exc, PermanentError) else None)
+        for w in todo:
+            rec = w.payout
+            assert rec is not None
+            w.dirty = True
+            if rec.done:
+                credited = w.outcome is not None  # credited in this call, or a redelivery finishing it
+                w.outcome = Outcome.done("posted and paid out" if credited else "paid out")
+            elif w.payout_error is not None:
+                w.outcome = self._failed(w, w.payout_error)
+            else:
+                w.outcome = Outcome.retry(
+                    f"refund {rec.refund_id} is credited; its payout ({rec.adjustment_no}) is not complete yet",
+                    fix="Nothing to do: the refund is retried and the payout finished from where it stopped.",
+                )
+
+    def _payout_lookups(self, works: list[_Work], deadline: Deadline) -> None:
+        asks: list[tuple[_Work, str, Function]] = []
+        for w in works:
+            rec, entry = w.payout, w.entry
+            assert rec is not None and entry is not None
+            if not rec.credit_ar_key:
+                doc = rec.credit_document or entry.refunds[rec.refund_id].document_key or ""
+                by = q.eq("RECORDNO", doc) if doc.isdigit() else q.eq("DOCID", doc)
+                asks.append((w, "credit", fn.query("SODOCUMENT", ["DOCID", "PRRECORDKEY"], filter=by)))
+            if not rec.debit_memo_key:
+                # The adjustment number is looked for as RECORDID or DOCNUMBER (which one Intacct
+                # files it under is unsure); only this customer's debit memo of this amount counts.
+                by = q.and_(
+                    q.or_(q.eq("RECORDID", rec.adjustment_no), q.eq("DOCNUMBER", rec.adjustment_no)),
+                    q.eq("CUSTOMERID", rec.customer_id),
+                )
+                fields = ["RECORDNO", "RECORDID", "CUSTOMERID", "TOTALENTERED"]
+                asks.append((w, "debit", fn.query("ARADJUSTMENT", fields, filter=by)))
+        if not asks:
+            return
+        results = self.client.execute([f for _, _, f in asks], deadline=deadline)
+        for (w, kind, _), result in zip(asks, results, strict=True):
+            rec, entry = w.payout, w.entry
+            assert rec is not None and entry is not None
+            self.client.raise_for(result)
+            rows = result.records()
+            if kind == "credit":
+                rec.credit_ar_key = next((r.get("PRRECORDKEY") for r in rows if r.get("PRRECORDKEY")), None)
+                rec.credit_document = next((r.get("DOCID") for r in rows), rec.credit_document)
+                if not rec.credit_ar_key and rows:
+                    w.payout_error = PermanentError(
+                        f"refund {rec.refund_id}: credit memo {rec.credit_document} has no Accounts Receivable record, "
+                        "so its payout cannot be recorded",
+                        fix="credit_memo.transaction_definition must post to Accounts Receivable; or set "
+                        'refunds.payout to "none" and record the refund by hand.',
+                    )
+                continue
+            for row in rows:
+                if row.get("TOTALENTERED") and Decimal(row["TOTALENTERED"]) != rec.amount:
+                    continue
+                if self.ledger.claim_document(f"ARADJUSTMENT-R{row.get('RECORDNO')}", entry.key) == entry.key:
+                    rec.debit_memo_key = row.get("RECORDNO")
+                    break
+
+    def _payout_debit_memos(self, works: list[_Work], deadline: Deadline) -> None:
+        missing = [w for w in works if w.payout is not None and w.payout.credit_ar_key and not w.payout.debit_memo_key]
+        if not missing:
+            return
+        functions = []
+        for w in missing:
+            assert w.payout is not None and w.entry is not None and isinstance(w.event, RefundEvent)
+            functions.append(self._debit_memo(w.event.payload, w.payout, w.entry))
+        try:
+            results = self.client.execute(functions, deadline=deadline)
+        except IntacctOutcomeUnknown:
+            return  # looked up by its adjustment number on the refund's next delivery
+        for w, result in zip(missing, results, strict=True):
+            assert w.payout is not None
+            if result.ok:
+                w.payout.debit_memo_key = result.key or next(iter(result.records()), {}).get("RECORDNO")
+            else:
+                w.payout_error = self._payout_failure(w, result)
+
+    def _payout_apply(self, works: list[_Work], deadline: Deadline) -> None:
+        ready = [w for w in works if w.payout is not None and w.payout.credit_ar_key and w.payout.debit_memo_key]
+        if not ready:
+            return
+        functions = []
+        for w in ready:
+            rec = w.payout
+            assert rec is not None and isinstance(w.event, RefundEvent)
+            pay = payout.payout_for(
+                w.event.payload,
+                rec.amount,
+                rec.customer_id,
+                self.settings,
+                debit_memo_key=rec.debit_memo_key or "",
+                credit_ar_key=rec.credit_ar_key or "",
+                on=rec.dated,
+                currency=rec.currency or w.event.payload.currency,
+            )
+            functions.append(fn.create_ar_payment(pay, controlid=mapping.payout_controlid(w.event.payload)))
+        try:
+            results = self.client.execute(functions, deadline=deadline)
+        except IntacctOutcomeUnknown:
+            self._adopt_payouts(ready, deadline)
+            return
+        adopt = []
+        for w, result in zip(ready, results, strict=True):
+            rec = w.payout
+            assert rec is not None and w.entry is not None
+            if result.ok:
+                key = next(iter(result.records()), {}).get("RECORDNO") or result.key
+                identity.claim_payment(self.ledger, key, w.entry.key)
+                self._paid_out(w, key)
+                continue
+            error = self._payout_failure(w, result)
+            if error is None:
+                adopt.append(w)
+            else:
+                w.payout_error = error
+        if adopt:
+            self._adopt_payouts(adopt, deadline)
+
+    def _adopt_payouts(self, works: list[_Work], deadline: Deadline) -> None:
+        """An applying ARPYMT whose answer was lost (or that already ran): found by its DOCNUMBER
+        and customer, adopted when no other order holds it; else sent again next time."""
+        lookups = []
+        for w in works:
+            rec = w.payout
+            assert rec is not None and isinstance(w.event, RefundEvent)
+            number = payout.payment_document_number(w.event.payload)
+            by = q.and_(q.eq("DOCNUMBER", number), q.eq("CUSTOMERID", rec.customer_id))
+            lookups.append(fn.query("ARPYMT", ["RECORDNO", "DOCNUMBER", "CUSTOMERID"], filter=by))
+        results = self.client.execute(lookups, deadline=deadline)
+        for w, result in zip(works, results, strict=True):
+            assert w.entry is not None
+            self.client.raise_for(result)
+            for row in result.records():
+                if self.ledger.claim_document(f"ARPYMT-{row.get('RECORDNO')}", w.entry.key) == w.entry.key:
+                    self._paid_out(w, row.get("RECORDNO"))
+                    break
+
+    @staticmethod
+    def _paid_out(w: _Work, key: str | None) -> None:
+        rec, entry = w.payout, w.entry
+        assert rec is not None and entry is not None
+        rec.payment_key = key or "?"
+        rec.posted_at = datetime.now(UTC)
+        entry.note(
+            "refund paid out",
+            f"refund {rec.refund_id}: {rec.amount} {rec.currency or ''} debit memo {rec.adjustment_no} settled by "
+            f"its credit memo {rec.credit_document or ''}",
+        )
