@@ -185,3 +185,20 @@ def test_created_from_links_a_cancelled_paid_orders_credit_memo_too(sandbox: Int
     [memo] = books.docs("Sales Credit Memo")
     [invoice] = books.docs("Sales Invoice")
     assert memo["CREATEDFROM"] == invoice["DOCID"] and invoice["STATE"] == "Converted"
+
+
+def test_a_paid_order_cancelled_with_a_refund_owes_nothing_whichever_arrives_first(sandbox: IntacctSandbox) -> None:
+    """The cancellation's credit memo covers the refund (no second credit memo); the money the
+    refund sent back is paid out against that credit memo, once."""
+    books, o, customer = paid_order(sandbox)
+    cancelled = o.model_copy(
+        update={"status": OrderStatus.CANCELLED, "cancelled_at": T0, "financial_status": FinancialStatus.REFUNDED}
+    )
+    assert books.post(cancelled, 1) == "done: credit"
+    assert books.pay(refund_event(o, "r1", str(o.total)))[0].startswith("done:")
+    assert books.pay(refund_event(o, "r1", str(o.total))) == ["done: duplicate: refund already credited"]
+    assert balance(sandbox, customer) == 0, "no credit balance left for money already returned"
+    assert open_items(sandbox, customer) == []
+    [dm] = debit_memos(sandbox)
+    assert D(dm["TOTALENTERED"]) == o.total and D(dm["TOTALDUE"]) == 0
+    assert len(payouts(sandbox)) == 1

@@ -372,6 +372,7 @@ class PaymentPoster:
             entry.note("refund not credited", f"refund {refund.refund_id}: {why}")
             w.dirty = True
             w.outcome = Outcome.done(f"nothing to credit: {why}")
+            self._plan_covered_payout(w, refund, entry)
             return
         if refund.amount > remaining:
             # Never credit more than the invoice: the excess was already credited (cancellation).
@@ -519,6 +520,38 @@ class PaymentPoster:
         if rec.debit_memo_key is None:
             w.after.append(self._debit_memo(refund, rec, entry))
 
+    def _plan_covered_payout(self, w: _Work, refund: Refund, entry: LedgerEntry) -> None:
+        """A refund the cancellation's credit memo already credits still sent money back: under
+        `refunds.payout = "debit_memo"` its payout applies that credit memo (`_pay_out`), so the
+        customer is not left with a credit balance for money already returned."""
+        cancellation = entry.refunds.get("cancellation")
+        if (
+            self.settings.refunds.payout != "debit_memo"
+            or cancellation is None
+            or not cancellation.document_key
+            or refund.amount <= 0
+        ):
+            return
+        number = payout.adjustment_no(refund, None)
+        holder = self.ledger.claim_document(f"ARADJUSTMENT-{number}", entry.key)
+        if holder != entry.key:
+            raise PermanentError(
+                f"refund {refund.refund_id}: debit memo number {number} belongs to order {holder}",
+                fix="Record this refund's payout by hand; it was not posted.",
+            )
+        moment = refund.processed_at or datetime.now(UTC)
+        rec = PayoutRecord(
+            refund_id=refund.refund_id,
+            amount=refund.amount,
+            customer_id=entry.customer_id or "",
+            adjustment_no=number,
+            credit_document=cancellation.document_key,
+            dated=mapping.local_date(moment, self.settings, entry.utc_offset_minutes),
+            currency=entry.currency or refund.currency,
+        )
+        entry.payouts[refund.refund_id] = rec
+        w.payout, w.dirty = rec, True
+
     def _debit_memo(self, refund: Refund, rec: PayoutRecord, entry: LedgerEntry) -> Function:
         memo = payout.debit_memo_for(
             refund,
@@ -574,7 +607,8 @@ class PaymentPoster:
                 entry.note("payout debit memo posted", f"{rec.adjustment_no}: applied once the refund is credited")
             return False
         record = entry.refunds.get(rec.refund_id)
-        return record is not None and record.credited
+        # Credited by its own credit memo, or covered by the cancellation's (credit_document set).
+        return record is not None and (record.credited or rec.credit_document is not None)
 
     def _pay_out(self, works: list[_Work], deadline: Deadline) -> None:
         """Finish each credited refund's payout, a wave per step and only where needed: find what
