@@ -534,6 +534,21 @@ def check_numbering(report: Report, settings: Settings, connection_ids: Sequence
             report.add("ok", f"{what} numbers per store", "each store has its own prefix")
 
 
+def check_refund_payouts(report: Report, settings: Settings) -> None:
+    """Refunds credited without their payout leave each customer a credit balance for money
+    already returned (and cash overstated): say so while it is off."""
+    if settings.refunds.payout == "none":
+        report.add(
+            "warn",
+            "refunds paid out",
+            "not recorded (refunds.payout is none): each refund leaves the customer a credit balance",
+            'Set "refunds": {"payout": "debit_memo", "payout_account": "<GL account the money leaves>"} and grant '
+            "Accounts Receivable > Adjustments (List, View, Add) to the Web Services role (README 'Refunds paid out').",
+        )
+    else:
+        report.add("ok", "refunds paid out", f"debit memos on account {settings.refunds.payout_account}")
+
+
 def check_connection(
     report: Report, label: str, load: Callable[[], Connection | None], deadline: Deadline
 ) -> Connection | None:
@@ -629,6 +644,7 @@ def run(inputs: Inputs, out: TextIO, *, timeout_s: float = 120.0) -> Report:
     loaded = [check_connection(report, label, load, deadline) for label, load in inputs.connections]
     if settings is not None:
         check_numbering(report, settings, [c.id for c in loaded if c is not None])
+        check_refund_payouts(report, settings)
 
     print(report.summary(), file=out)
     return report
