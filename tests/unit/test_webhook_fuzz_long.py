@@ -32,6 +32,7 @@ from intacct_sync.models.events import CanonicalEvent
 from intacct_sync.queues import MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, batches, encode
 from intacct_sync.state import InMemoryStateStore
 from tests.fixtures.channels import sign
+from tests.fixtures.mutate import paths, replace
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "1000"))
 SEED = int(os.environ.get("FUZZ_SEED", "20240601"))
@@ -147,36 +148,11 @@ def _nest(depth: int) -> Any:
     return value
 
 
-def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [prefix]
-    if len(prefix) > 12:  # inside a nesting bomb a mutation already put there
-        return found
-    if isinstance(value, dict):
-        for key, child in value.items():
-            found += _paths(child, (*prefix, key))
-    elif isinstance(value, list):
-        for index, child in enumerate(value):
-            found += _paths(child, (*prefix, index))
-    return found
-
-
-def _replace(value: Any, path: tuple[Any, ...], new: Any, delete: bool) -> Any:
-    if not path:
-        return new
-    head, rest = path[0], path[1:]
-    copy: Any = dict(value) if isinstance(value, dict) else list(value)
-    if delete and not rest:
-        del copy[head]
-    else:
-        copy[head] = _replace(copy[head], rest, new, delete)
-    return copy
-
-
 def _mutate(rng: random.Random, body: Any) -> Any:
     for _ in range(rng.choice([1, 1, 1, 2, 3])):
-        paths = _paths(body)
-        path = rng.choice(paths[1:] or paths)
-        body = _replace(body, path, _hostile_values(rng), delete=bool(path) and rng.random() < 0.1)
+        found = paths(body, max_depth=12)
+        path = rng.choice(found[1:] or found)
+        body = replace(body, path, _hostile_values(rng), delete=bool(path) and rng.random() < 0.1)
     return body
 
 

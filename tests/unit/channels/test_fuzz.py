@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from intacct_sync.channels import ADAPTERS, InvalidPayload, InvalidSignature, Ping, receive
 from intacct_sync.models import event_from_json, event_to_json
 from tests.fixtures.channels.sign import FIXTURES, connection
+from tests.fixtures.mutate import paths, replace
 
 CHANNELS = ["shopify", "woocommerce", "bigcommerce"]
 TOPICS = {
@@ -98,37 +99,14 @@ def test_parse_of_arbitrary_json_raises_only_invalid_payload(
     _parse_only_raises_invalid_payload(channel, headers, json.dumps(value).encode())
 
 
-def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [prefix]
-    if isinstance(value, dict):
-        for key, child in value.items():
-            found += _paths(child, (*prefix, key))
-    elif isinstance(value, list):
-        for index, child in enumerate(value):
-            found += _paths(child, (*prefix, index))
-    return found
-
-
-def _replace(value: Any, path: tuple[Any, ...], new: Any, delete: bool) -> Any:
-    if not path:
-        return new
-    head, rest = path[0], path[1:]
-    copy: Any = dict(value) if isinstance(value, dict) else list(value)
-    if delete and not rest:
-        del copy[head]
-    else:
-        copy[head] = _replace(copy[head], rest, new, delete)
-    return copy
-
-
 @settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_real_payloads_with_random_fields_broken_raise_only_invalid_payload(data: st.DataObject) -> None:
     channel, body = data.draw(st.sampled_from(FIXTURE_BODIES))
     for _ in range(data.draw(st.integers(1, 3))):
-        path = data.draw(st.sampled_from(_paths(body)))
+        path = data.draw(st.sampled_from(paths(body)))
         delete = bool(path) and data.draw(st.booleans())
-        body = _replace(body, path, data.draw(json_values), delete)
+        body = replace(body, path, data.draw(json_values), delete)
     headers = {TOPIC_HEADER[channel]: data.draw(st.sampled_from(TOPICS[channel]))}
     _parse_only_raises_invalid_payload(channel, headers, json.dumps(body).encode())
 
