@@ -195,16 +195,7 @@ def create_customer(customer: CustomerRecord, *, controlid: str) -> Function:
     cust = sub(el, "CUSTOMER")
     sub(cust, "CUSTOMERID", customer.customer_id)
     sub(cust, "NAME", customer.name)
-    c = customer.display_contact
-    dc = sub(cust, "DISPLAYCONTACT")
-    _opt(dc, "CONTACTNAME", c.contact_name)
-    sub(dc, "PRINTAS", c.print_as)
-    _opt(dc, "COMPANYNAME", c.company_name)
-    _opt(dc, "FIRSTNAME", c.first_name)
-    _opt(dc, "LASTNAME", c.last_name)
-    _opt(dc, "PHONE1", c.phone)
-    _opt(dc, "EMAIL1", c.email)
-    _mail_address(dc, c.address)
+    _contact_fields(sub(cust, "DISPLAYCONTACT"), customer.display_contact)
     sub(cust, "STATUS", customer.status)
     _opt(cust, "TERMNAME", customer.term_name)
     if customer.ship_to_contact is not None:
@@ -212,6 +203,19 @@ def create_customer(customer: CustomerRecord, *, controlid: str) -> Function:
     if customer.bill_to_contact is not None:
         sub(sub(cust, "BILLTO"), "CONTACTNAME", customer.bill_to_contact)
     return Function("create", controlid, el, write=True, object="CUSTOMER")
+
+
+def _contact_fields(parent: ET.Element, c: Contact) -> None:
+    """A contact's fields in the order the official SDK writes them (a CUSTOMER's DISPLAYCONTACT
+    and a CONTACT alike)."""
+    _opt(parent, "CONTACTNAME", c.contact_name)
+    sub(parent, "PRINTAS", c.print_as)
+    _opt(parent, "COMPANYNAME", c.company_name)
+    _opt(parent, "FIRSTNAME", c.first_name)
+    _opt(parent, "LASTNAME", c.last_name)
+    _opt(parent, "PHONE1", c.phone)
+    _opt(parent, "EMAIL1", c.email)
+    _mail_address(parent, c.address)
 
 
 def _mail_address(parent: ET.Element, a: Address | None) -> None:
@@ -233,15 +237,7 @@ def create_contact(contact: Contact, *, controlid: str) -> Function:
     if not contact.contact_name:
         raise ValueError("a CONTACT create needs a contact name")
     el = ET.Element("create")
-    c = sub(el, "CONTACT")
-    sub(c, "CONTACTNAME", contact.contact_name)
-    sub(c, "PRINTAS", contact.print_as)
-    _opt(c, "COMPANYNAME", contact.company_name)
-    _opt(c, "FIRSTNAME", contact.first_name)
-    _opt(c, "LASTNAME", contact.last_name)
-    _opt(c, "PHONE1", contact.phone)
-    _opt(c, "EMAIL1", contact.email)
-    _mail_address(c, contact.address)
+    _contact_fields(sub(el, "CONTACT"), contact)
     return Function("create", controlid, el, write=True, object="CONTACT")
 
 
