@@ -419,18 +419,7 @@ def _with_tips(n: Node, lines: tuple[OrderLine, ...]) -> tuple[OrderLine, ...]:
     carriers = [i for i, line in enumerate(lines) if _is_tip_line(line)]
     if carriers and sum((lines[i].net for i in carriers), ZERO) == tip:
         return tuple(line.model_copy(update={"kind": "tip"}) if i in carriers else line for i, line in enumerate(lines))
-    extra = build(
-        OrderLine,
-        f"{n.path}.total_tip_received",
-        line_id="tip",
-        kind="tip",
-        name="Tip",
-        quantity=Decimal(1),
-        unit_price=tip,
-        subtotal=tip,
-        taxable=False,
-    )
-    return (*lines, extra)
+    return (*lines, _charge_line(f"{n.path}.total_tip_received", "tip", "tip", "Tip", tip))
 
 
 def _is_tip_line(line: OrderLine) -> bool:
@@ -455,17 +444,13 @@ def _duties(n: Node, lines: tuple[OrderLine, ...]) -> tuple[OrderLine, ...]:
                 continue
             code = duty.text("harmonized_system_code")
             found.append(
-                build(
-                    OrderLine,
+                _charge_line(
                     duty.path,
-                    line_id=f"{line.line_id}:duty:{duty.text('id') or len(found)}",
-                    kind="duty",
-                    name=f"Duties on {line.name}" + (f" (HS {code})" if code else ""),
-                    quantity=Decimal(1),
-                    unit_price=amount,
-                    subtotal=amount,
+                    f"{line.line_id}:duty:{duty.text('id') or len(found)}",
+                    "duty",
+                    f"Duties on {line.name}" + (f" (HS {code})" if code else ""),
+                    amount,
                     tax=_tax_lines(duty),
-                    taxable=False,
                 )
             )
     if found:
@@ -475,18 +460,24 @@ def _duties(n: Node, lines: tuple[OrderLine, ...]) -> tuple[OrderLine, ...]:
         total = _set_amount(n.obj("original_total_duties_set"))
     if not total:
         return ()
-    return (
-        build(
-            OrderLine,
-            f"{n.path}.current_total_duties_set",
-            line_id="duties",
-            kind="duty",
-            name="Duties",
-            quantity=Decimal(1),
-            unit_price=total,
-            subtotal=total,
-            taxable=False,
-        ),
+    return (_charge_line(f"{n.path}.current_total_duties_set", "duties", "duty", "Duties", total),)
+
+
+def _charge_line(
+    path: str, line_id: str, kind: Literal["tip", "duty"], name: str, amount: Decimal, *, tax: Decimal = ZERO
+) -> OrderLine:
+    """One untaxed line of a charge that is not a product (a tip, duties)."""
+    return build(
+        OrderLine,
+        path,
+        line_id=line_id,
+        kind=kind,
+        name=name,
+        quantity=Decimal(1),
+        unit_price=amount,
+        subtotal=amount,
+        tax=tax,
+        taxable=False,
     )
 
 
