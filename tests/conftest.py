@@ -21,6 +21,7 @@ for _key, _value in {
 
 from intacct_sync.intacct import IntacctClient, IntacctCredentials, SessionCache
 from intacct_sync.retry import Backoff
+from local.channel_sandbox import ChannelSandbox
 from local.demo_credentials import sandbox_credentials
 from local.intacct_sandbox import IntacctSandbox
 from tests.aws import Stack, create_stack
@@ -83,3 +84,17 @@ def aws() -> Iterator[Stack]:
 
     with mock_aws():
         yield create_stack()
+
+
+@pytest.fixture(scope="session")
+def _channel_server() -> Iterator[ChannelSandbox]:
+    server = ChannelSandbox.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def channels(_channel_server: ChannelSandbox) -> ChannelSandbox:
+    """The channel sandbox over real HTTP, back at its seed with no faults or limits."""
+    _channel_server.reset()
+    return _channel_server

@@ -4,8 +4,6 @@ reach one: the API clients refuse to build a URL from them (defence in depth beh
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from intacct_sync.channels.api import ChannelClient, client_for
@@ -21,30 +19,17 @@ HOSTILE = [".", "..", "/", "%2e", "%2e%2e", "?", "#", "", " ", "\t", "1/..", "..
 CHANNELS = ["shopify", "woocommerce", "bigcommerce"]
 
 
-@pytest.fixture(scope="module")
-def _server() -> Iterator[ChannelSandbox]:
-    cs = ChannelSandbox.start()
-    yield cs
-    cs.stop()
-
-
-@pytest.fixture
-def cs(_server: ChannelSandbox) -> ChannelSandbox:
-    _server.reset()
-    return _server
-
-
-def client(cs: ChannelSandbox, channel: str) -> ChannelClient:
-    conn = Connection.model_validate(cs.connection_secret(channel, STORES[channel], f"{channel}-ids"))
+def client(channels: ChannelSandbox, channel: str) -> ChannelClient:
+    conn = Connection.model_validate(channels.connection_secret(channel, STORES[channel], f"{channel}-ids"))
     return client_for(
         conn, backoff=Backoff(base_s=0.01, cap_s=0.05, max_attempts=2), sleep=lambda s: None, pacer=Pacer()
     )
 
 
 @pytest.mark.parametrize("channel", CHANNELS)
-def test_no_request_is_sent_for_a_hostile_order_id(cs: ChannelSandbox, channel: str) -> None:
-    api = client(cs, channel)
-    cs.clear_requests()
+def test_no_request_is_sent_for_a_hostile_order_id(channels: ChannelSandbox, channel: str) -> None:
+    api = client(channels, channel)
+    channels.clear_requests()
     for bad in HOSTILE:
         for what in ("fetch", "write", "paid"):
             with pytest.raises(ChannelRequestError) as info:
@@ -55,31 +40,31 @@ def test_no_request_is_sent_for_a_hostile_order_id(cs: ChannelSandbox, channel: 
                 else:
                     api.mark_paid(bad, options=WritebackOptions(), deadline=Deadline.after(10))
             assert "order id" in info.value.message, info.value.message
-    assert [r.path for r in cs.requests if r.channel == channel] == []
+    assert [r.path for r in channels.requests if r.channel == channel] == []
 
 
 @pytest.mark.parametrize("channel", CHANNELS)
-def test_a_valid_order_id_reaches_only_that_orders_path(cs: ChannelSandbox, channel: str) -> None:
-    api = client(cs, channel)
-    order_id = str(cs.orders(channel, STORES[channel])[0]["id"]) if channel != "bigcommerce" else None
+def test_a_valid_order_id_reaches_only_that_orders_path(channels: ChannelSandbox, channel: str) -> None:
+    api = client(channels, channel)
+    order_id = str(channels.orders(channel, STORES[channel])[0]["id"]) if channel != "bigcommerce" else None
     if order_id is None:
-        order = cs.orders(channel, STORES[channel])[0]
+        order = channels.orders(channel, STORES[channel])[0]
         order_id = str(order["order"]["id"] if "order" in order else order["id"])
-    cs.clear_requests()
+    channels.clear_requests()
     api.fetch_order_events(order_id, deadline=Deadline.after(30))
-    paths = {r.path for r in cs.requests if r.channel == channel}
+    paths = {r.path for r in channels.requests if r.channel == channel}
     assert paths, "the order was fetched"
     assert all(f"/orders/{order_id}" in p for p in paths if "/orders" in p), paths
     assert not any(p.rstrip("/").endswith(("/v2", "/v3", "/wc/v3", "/admin/api")) for p in paths), paths
 
 
-def test_a_shopify_gid_is_fetched_by_its_number(cs: ChannelSandbox) -> None:
-    api = client(cs, "shopify")
-    order_id = str(cs.orders("shopify", STORES["shopify"])[0]["id"])
-    cs.clear_requests()
+def test_a_shopify_gid_is_fetched_by_its_number(channels: ChannelSandbox) -> None:
+    api = client(channels, "shopify")
+    order_id = str(channels.orders("shopify", STORES["shopify"])[0]["id"])
+    channels.clear_requests()
     events = api.fetch_order_events(f"gid://shopify/Order/{order_id}", deadline=Deadline.after(30))
     assert order_id in {e.order_id for e in events}
-    assert any(r.path.endswith(f"/orders/{order_id}.json") for r in cs.requests)
+    assert any(r.path.endswith(f"/orders/{order_id}.json") for r in channels.requests)
 
 
 @pytest.mark.parametrize("bad", ["", ".", "..", " ", "1 2", "\x00", "a\n"])

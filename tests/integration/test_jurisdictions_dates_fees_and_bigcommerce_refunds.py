@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -56,19 +55,6 @@ def intacct(sandbox: IntacctSandbox) -> IntacctSandbox:
         definition["subtotals"] = [*definition["subtotals"], "GST", "PST", "District Tax"]
     sandbox.reset(seed=seed)
     return sandbox
-
-
-@pytest.fixture(scope="module")
-def _channels() -> Iterator[ChannelSandbox]:
-    cs = ChannelSandbox.start()
-    yield cs
-    cs.stop()
-
-
-@pytest.fixture
-def channels(_channels: ChannelSandbox) -> ChannelSandbox:
-    _channels.reset()
-    return _channels
 
 
 class Books:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -57,19 +56,6 @@ def intacct(sandbox: IntacctSandbox) -> IntacctSandbox:
         definition["subtotals"] = [*definition["subtotals"], "GST", "PST"]
     sandbox.reset(seed=seed)
     return sandbox
-
-
-@pytest.fixture(scope="module")
-def _channels() -> Iterator[ChannelSandbox]:
-    cs = ChannelSandbox.start()
-    yield cs
-    cs.stop()
-
-
-@pytest.fixture
-def channels(_channels: ChannelSandbox) -> ChannelSandbox:
-    _channels.reset()
-    return _channels
 
 
 def fixture(channel: str, name: str) -> dict[str, Any]:

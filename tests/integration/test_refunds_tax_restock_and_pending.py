@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -46,19 +45,6 @@ from tests.integration.test_jurisdictions_dates_fees_and_bigcommerce_refunds imp
 from tests.integration.test_posting_sandbox import FIXTURE_SKUS, _settings
 
 WOO_STORE = "demo-woo"
-
-
-@pytest.fixture(scope="module")
-def _channels() -> Iterator[ChannelSandbox]:
-    cs = ChannelSandbox.start()
-    yield cs
-    cs.stop()
-
-
-@pytest.fixture
-def channels(_channels: ChannelSandbox) -> ChannelSandbox:
-    _channels.reset()
-    return _channels
 
 
 @pytest.fixture

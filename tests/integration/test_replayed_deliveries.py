@@ -7,7 +7,7 @@ on changes nothing; a real deletion (confirmed by the channel) still deletes."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -39,19 +39,6 @@ UNPAID_SHOPIFY_ORDER = 5820094660683  # the seeded yen bank transfer: invoiced, 
 PAID_WOO_ORDER = 727
 
 
-@pytest.fixture(scope="module")
-def _channels() -> Iterator[ChannelSandbox]:
-    cs = ChannelSandbox.start()
-    yield cs
-    cs.stop()
-
-
-@pytest.fixture
-def cs(_channels: ChannelSandbox) -> ChannelSandbox:
-    _channels.reset()
-    return _channels
-
-
 class ListQueue:
     def __init__(self) -> None:
         self.events: list[CanonicalEvent] = []
@@ -68,9 +55,9 @@ class Store:
     """One store wired as the stack wires it: webhook intake -> queue -> order poster, which asks
     the channel (sandbox) through the connection's API before destructive work."""
 
-    def __init__(self, cs: ChannelSandbox, intacct: IntacctSandbox, channel: str, store: str) -> None:
-        self.cs, self.intacct, self.channel, self.store = cs, intacct, channel, store
-        self.connection = Connection.model_validate(cs.connection_secret(channel, store, f"{channel}-main"))
+    def __init__(self, channels: ChannelSandbox, intacct: IntacctSandbox, channel: str, store: str) -> None:
+        self.channels, self.intacct, self.channel, self.store = channels, intacct, channel, store
+        self.connection = Connection.model_validate(channels.connection_secret(channel, store, f"{channel}-main"))
         connections = InMemoryConnections([self.connection])
         self.queue = ListQueue()
         self.state = InMemoryStateStore()
@@ -85,7 +72,7 @@ class Store:
 
     def body(self, order_id: int) -> bytes:
         """The order as the channel's webhook would carry it (what an attacker could capture)."""
-        return json.dumps(self.cs.order(self.channel, self.store, order_id)).encode()
+        return json.dumps(self.channels.order(self.channel, self.store, order_id)).encode()
 
     def send(self, body: bytes, topic: str, delivery: str) -> int:
         secret = self.connection.webhook_secret
@@ -146,10 +133,10 @@ def invoiced(store: Store, order_id: int, topic: str) -> str:
     ],
 )
 def test_a_captured_order_body_replayed_as_a_deletion_never_touches_the_invoice(
-    cs: ChannelSandbox, sandbox: IntacctSandbox, case: tuple[str, str, int, str, str]
+    channels: ChannelSandbox, sandbox: IntacctSandbox, case: tuple[str, str, int, str, str]
 ) -> None:
     channel, store_key, order_id, topic, delete_topic = case
-    store = Store(cs, sandbox, channel, store_key)
+    store = Store(channels, sandbox, channel, store_key)
     document = invoiced(store, order_id, topic)
 
     # The attacker replays the captured, correctly signed body under the deletion topic, with a
@@ -167,11 +154,11 @@ def test_a_captured_order_body_replayed_as_a_deletion_never_touches_the_invoice(
 
 
 def test_a_real_shopify_deletion_is_confirmed_by_the_channel_and_deletes_the_unpaid_invoice(
-    cs: ChannelSandbox, sandbox: IntacctSandbox
+    channels: ChannelSandbox, sandbox: IntacctSandbox
 ) -> None:
-    store = Store(cs, sandbox, "shopify", SHOP)
+    store = Store(channels, sandbox, "shopify", SHOP)
     document = invoiced(store, UNPAID_SHOPIFY_ORDER, "orders/create")
-    cs.delete_order("shopify", SHOP, UNPAID_SHOPIFY_ORDER)  # the merchant deletes it: GET now answers 404
+    channels.delete_order("shopify", SHOP, UNPAID_SHOPIFY_ORDER)  # the merchant deletes it: GET now answers 404
     body = json.dumps({"id": UNPAID_SHOPIFY_ORDER}).encode()
     assert store.send(body, "orders/delete", "real-deletion") == 202
     outcomes = store.consume()
@@ -181,12 +168,12 @@ def test_a_real_shopify_deletion_is_confirmed_by_the_channel_and_deletes_the_unp
 
 
 def test_a_real_woocommerce_trashing_of_a_paid_order_is_confirmed_and_credited_once(
-    cs: ChannelSandbox, sandbox: IntacctSandbox
+    channels: ChannelSandbox, sandbox: IntacctSandbox
 ) -> None:
-    store = Store(cs, sandbox, "woocommerce", WOO)
+    store = Store(channels, sandbox, "woocommerce", WOO)
     invoiced(store, PAID_WOO_ORDER, "order.created")
     assert store.entry(PAID_WOO_ORDER).payments, "processing = paid: the payment was applied"
-    cs.delete_order("woocommerce", WOO, PAID_WOO_ORDER)  # trashed: the API still returns it, status trash
+    channels.delete_order("woocommerce", WOO, PAID_WOO_ORDER)  # trashed: the API still returns it, status trash
     body = json.dumps({"id": PAID_WOO_ORDER}).encode()
     assert store.send(body, "order.deleted", "real-1") == 202
     assert store.send(body, "order.deleted", "real-2") == 200
@@ -198,10 +185,10 @@ def test_a_real_woocommerce_trashing_of_a_paid_order_is_confirmed_and_credited_o
 
 
 def test_an_old_cancelled_body_replayed_after_the_order_moved_on_changes_nothing(
-    cs: ChannelSandbox, sandbox: IntacctSandbox
+    channels: ChannelSandbox, sandbox: IntacctSandbox
 ) -> None:
-    store = Store(cs, sandbox, "woocommerce", WOO)
-    order = cs.order("woocommerce", WOO, PAID_WOO_ORDER)
+    store = Store(channels, sandbox, "woocommerce", WOO)
+    order = channels.order("woocommerce", WOO, PAID_WOO_ORDER)
     cancelled = dict(order, status="cancelled")
     modified = parse_datetime(order["date_modified_gmt"], "x", naive_is_utc=True)
     cancelled["date_modified_gmt"] = (modified - timedelta(days=40)).strftime("%Y-%m-%dT%H:%M:%S")
