@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -13,11 +13,13 @@ from intacct_sync.connections import SecretsManagerConnections
 from intacct_sync.environment import Environment
 from intacct_sync.intake.pipeline import EventPipeline
 from intacct_sync.intake.webhook import WebhookIntake
+from intacct_sync.logs import function_logger
 from intacct_sync.queues import SqsEventQueue
 from intacct_sync.state import DynamoStateStore
 
-logger = Logger()
+logger = function_logger()
 metrics = Metrics()
+tracer = Tracer(patch_modules=["botocore"])
 _intake: WebhookIntake | None = None
 
 
@@ -48,6 +50,7 @@ def intake() -> WebhookIntake:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return intake().handle_apigw(event).to_apigw()

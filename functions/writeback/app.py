@@ -4,37 +4,45 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from intacct_sync import wiring
 from intacct_sync.channels.api import client_for
+from intacct_sync.lease import JobLease
 from intacct_sync.ledger import DynamoLedger
+from intacct_sync.logs import function_logger
 from intacct_sync.retry import Deadline
 from intacct_sync.state import DynamoStateStore
 from intacct_sync.writeback import writeback_all
 
-logger = Logger()
+logger = function_logger()
 metrics = Metrics()
+tracer = Tracer(patch_modules=["botocore", "requests"])
 
 
 @logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     env = wiring.environment()
     env.require("state_table", "intacct_secret_arn")
     deadline = Deadline.from_context(context, reserve_s=10)
-    wiring.CURRENT.deadline = deadline
-    summary = writeback_all(
-        wiring.connections(env),
-        wiring.intacct_client(env),
-        DynamoLedger(env.state_table or ""),
-        DynamoStateStore(env.state_table or ""),
-        settings=wiring.settings(env),
-        deadline=deadline,
-        client_factory=client_for,
-    )
+    with JobLease(env.state_table or "").held("writeback", deadline.remaining() + 60) as ours:
+        if not ours:
+            logger.warning("writeback skipped: the previous run is still going", extra={"outcome": "skipped"})
+            return {"skipped": "the previous run is still going"}
+        wiring.CURRENT.deadline = deadline
+        summary = writeback_all(
+            wiring.connections(env),
+            wiring.intacct_client(env),
+            DynamoLedger(env.state_table or ""),
+            DynamoStateStore(env.state_table or ""),
+            settings=wiring.settings(env),
+            deadline=deadline,
+            client_factory=client_for,
+        )
     for result in summary.values():
         metrics.add_metric("OrdersWrittenBack", MetricUnit.Count, float(str(result.get("documents_written", 0))))
         metrics.add_metric("OrdersMarkedPaid", MetricUnit.Count, float(str(result.get("marked_paid", 0))))

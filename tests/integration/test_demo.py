@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+
 import pytest
 
 from local import demo
 
 
+@pytest.fixture
+def process_wide_settings_restored(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The demo quiets logging and metrics for the whole process (it is a command); later tests need them."""
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    yield
+    logging.disable(logging.NOTSET)
+
+
+@pytest.mark.usefixtures("process_wide_settings_restored")
 def test_the_demo_runs_the_whole_pipeline(capsys: pytest.CaptureFixture[str]) -> None:
     assert demo.main([]) == 0
     out = capsys.readouterr().out

@@ -161,7 +161,7 @@ def test_a_new_customers_order_costs_one_lookup_and_one_write_request(h: Harness
     o = shirt_order()
     h.client.session(deadline())
     mark = len(h.sandbox.requests)
-    assert h.post(order_event(o)) == {"order-1001-v0": Outcome.done("create")}
+    assert h.post(order_event(o)) == {"order-1001-v0": Outcome.wrote("create")}
     calls = h.requests_since(mark)
     # customer create, the bill-to / ship-to contact create, the invoice, its read-back
     assert calls == [["query"], ["create", "create", "create_sotransaction", "query"]], calls
@@ -224,7 +224,7 @@ def test_an_order_changed_before_payment_updates_its_invoice_and_ar_record(h: Ha
     h.post(order_event(o))
     before = h.entry(o)
     changed = shirt_order(lines=[line("1", "TSHIRT-M", "3", "19.99"), line("2", "MUG-01", "1", "12.50")])
-    assert h.post(order_event(changed, version=1))["order-1001-v1"] == Outcome.done("update")
+    assert h.post(order_event(changed, version=1))["order-1001-v1"] == Outcome.wrote("update")
     after = h.entry(changed)
     assert after.invoice_total == changed.total and after.ar_record_key != before.ar_record_key
     [doc] = h.documents("Sales Invoice")
@@ -256,7 +256,7 @@ def test_a_cancelled_unpaid_order_deletes_its_invoice(h: Harness) -> None:
             connection_id=o.connection_id, channel=o.channel, order_id=o.order_id, evidence="order_state"
         ),
     )
-    assert h.post(cancel)["c1"] == Outcome.done("delete")
+    assert h.post(cancel)["c1"] == Outcome.wrote("delete")
     assert h.documents("Sales Invoice") == [] and h.entry(o).status == "deleted"
 
 
@@ -279,7 +279,7 @@ def test_a_deletion_notice_is_confirmed_by_the_channel_before_the_invoice_is_del
     assert len(h.documents("Sales Invoice")) == 1
     # The order is really gone from the channel (404): the invoice goes.
     h.fetch_error = NotFoundError("order not found")
-    assert h.post(notice("d3"))["d3"] == Outcome.done("delete")
+    assert h.post(notice("d3"))["d3"] == Outcome.wrote("delete")
     assert h.documents("Sales Invoice") == [] and h.entry(o).status == "deleted"
 
 
@@ -288,7 +288,7 @@ def test_a_cancelled_paid_order_gets_a_credit_memo(h: Harness) -> None:
     h.post(order_event(o))
     h.pay(payment_event(o, "p1", str(o.total)))
     cancelled = shirt_order(status=OrderStatus.CANCELLED, cancelled_at=T0 + timedelta(hours=1))
-    assert h.post(order_event(cancelled, version=2))["order-1001-v2"] == Outcome.done("credit")
+    assert h.post(order_event(cancelled, version=2))["order-1001-v2"] == Outcome.wrote("credit")
     [credit] = h.documents("Sales Credit Memo")
     assert D(credit["TOTAL"]).copy_abs() == o.total
     assert h.entry(o).status == "credited"
@@ -449,6 +449,6 @@ def test_a_bigcommerce_reference_is_fetched_posted_and_its_payments_forwarded(h:
         topic="store/order/created",
         payload=OrderReference(connection_id=o.connection_id, channel=o.channel, order_id=o.order_id, scope="x"),
     )
-    assert h.post(ref) == {"bc-ref-1": Outcome.done("create")}
+    assert h.post(ref) == {"bc-ref-1": Outcome.wrote("create")}
     assert [e.event_id for e in forwarded] == ["pay-bc-txn-1"]
     assert h.entry(o).document_key == "Sales Invoice-7001"

@@ -74,6 +74,7 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
                 "dynamodb:UpdateItem",
                 "dynamodb:GetItem",
                 "dynamodb:PutItem",
+                "dynamodb:DeleteItem",  # the job lease
             ],
             TABLE,
         )

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from intacct_sync import logs
 from intacct_sync.errors import PermanentError, SyncError, TransientError
 from intacct_sync.intake.pipeline import EventPipeline
 from intacct_sync.models.events import CanonicalEvent
@@ -68,11 +69,13 @@ def _submit_each(pipeline: EventPipeline, events: list[CanonicalEvent], result: 
             log.error(
                 "reconcile skipped an event the queue cannot take",
                 extra={
-                    "connection": result.connection_id,
-                    "order": e.order_id,
-                    "event": e.event_id,
+                    **logs.order_keys(e),
+                    "event_id": e.event_id,
+                    "outcome": "skipped",
                     "field": getattr(exc, "path", None),
-                    "error": exc.message if isinstance(exc, SyncError) else type(exc).__name__,
+                    "reason": exc.message if isinstance(exc, SyncError) else type(exc).__name__,
+                    "fix": "the order is refused as the channel sends it now; check it in the channel "
+                    "(the reason names the field); the next change to the order is polled again",
                 },
             )
     return queued
@@ -138,7 +141,7 @@ def reconcile_connection(
         try:
             save_progress()
         except Exception:  # the original error is the one to report
-            log.warning("reconcile could not save its progress", extra={"connection": connection_id})
+            log.warning("reconcile could not save its progress", extra={"connection_id": connection_id})
         if isinstance(exc, SyncError):
             raise
         raise ReconcileFailed(
@@ -149,7 +152,8 @@ def reconcile_connection(
     log.info(
         "reconcile",
         extra={
-            "connection": connection_id,
+            "connection_id": connection_id,
+            "outcome": "complete" if result.complete else "partial",
             "since": since.isoformat(),
             "seen": result.seen,
             "queued": result.queued,

@@ -32,6 +32,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from intacct_sync import logs
 from intacct_sync.channels import InvalidPayload, InvalidSignature, Ping, receive
 from intacct_sync.connections import ConnectionStore
 from intacct_sync.errors import ConfigurationError, PermanentError, TransientError
@@ -99,6 +100,10 @@ class WebhookIntake:
     def handle(self, connection_id: str, headers: Mapping[str, str], body: bytes) -> HttpResponse:
         if not _CONNECTION_ID.match(connection_id):
             return self._done("unknown_connection", None, _error(404, "unknown connection"))
+        with logs.context(connection_id=connection_id):
+            return self._handle(connection_id, headers, body)
+
+    def _handle(self, connection_id: str, headers: Mapping[str, str], body: bytes) -> HttpResponse:
         if len(body) > MAX_BODY_BYTES:
             return self._done(
                 "too_large",
@@ -108,13 +113,10 @@ class WebhookIntake:
         try:
             connection = self.connections.get(connection_id)
         except TransientError as exc:
-            log.error("connection store unavailable", extra={"connection": connection_id, "error": exc.message})
+            log.error("connection store unavailable", extra={"reason": exc.message, "fix": exc.fix})
             return self._done("unavailable", None, _error(503, "temporarily unavailable, retry later"))
         except ConfigurationError as exc:
-            log.error(
-                "connection secret invalid",
-                extra={"connection": connection_id, "error": exc.message, "fix": exc.fix},
-            )
+            log.error("connection secret invalid", extra={"reason": exc.message, "fix": exc.fix})
             return self._done("misconfigured", None, _error(503, "connection is being configured, retry later"))
         if connection is None:
             return self._done("unknown_connection", None, _error(404, "unknown connection"))
@@ -123,7 +125,7 @@ class WebhookIntake:
             received = receive(headers, body, connection)
         except InvalidSignature as exc:
             if isinstance(exc, ConfigurationError):
-                log.error("webhook secret missing", extra={"connection": connection_id, "fix": exc.fix})
+                log.error("webhook secret missing", extra={"reason": exc.message, "fix": exc.fix})
             return self._done("bad_signature", channel, _error(401, "signature missing or invalid"))
         except InvalidPayload as exc:
             return self._done("invalid_payload", channel, _error(400, exc.message, path=exc.path))
@@ -134,20 +136,21 @@ class WebhookIntake:
         try:
             result = self.pipeline.submit(received)
         except TransientError as exc:
-            log.error("could not queue webhook events", extra={"connection": connection_id, "error": exc.message})
+            log.error("could not queue webhook events", extra={"reason": exc.message, "fix": exc.fix})
             return self._done("unavailable", channel, _error(503, "could not queue the event, retry later"))
         except PermanentError as exc:
             # The models refuse what SQS cannot carry, so this is a guard: retrying the same body
             # cannot succeed, and a 5xx would make the channel retry it forever.
-            log.error("webhook event cannot be queued", extra={"connection": connection_id, "error": exc.message})
+            log.error("webhook event cannot be queued", extra={"reason": exc.message, "fix": exc.fix})
             return self._done("invalid_payload", channel, _error(400, exc.message, path="event"))
+        outcome = "accepted" if result.accepted else "duplicate" if result.duplicates else "stale"
         log.info(
             "webhook events",
             extra={
-                "connection": connection_id,
+                "outcome": outcome,
                 "channel": channel,
                 "topics": sorted({e.topic for e in received}),
-                "orders": sorted({e.order_id for e in received}),
+                "order_id": ",".join(sorted({e.order_id for e in received}))[:500],
                 "accepted": len(result.accepted),
                 "duplicates": len(result.duplicates),
                 "stale": len(result.stale),
@@ -162,6 +165,14 @@ class WebhookIntake:
 
     def _done(self, outcome: str, channel: str | None, response: HttpResponse) -> HttpResponse:
         if response.status >= 400:
-            log.info("webhook rejected", extra={"outcome": outcome, "channel": channel, "status": response.status})
+            log.info(
+                "webhook rejected",
+                extra={
+                    "outcome": outcome,
+                    "channel": channel,
+                    "status": response.status,
+                    "reason": str(response.body.get("error", ""))[:500],
+                },
+            )
         self.on_outcome(outcome, channel, int(response.body.get("events", 0)))
         return response

@@ -20,6 +20,7 @@ import logging
 from collections.abc import Sequence
 from decimal import Decimal
 
+from intacct_sync import logs
 from intacct_sync.errors import TransientError
 from intacct_sync.ledger import LedgerConflict, LedgerEntry
 from intacct_sync.models.events import CanonicalEvent, PaymentEvent
@@ -106,7 +107,10 @@ class CashChangePoster(PaymentPoster):
                 f"{change.amount} {change.currency} handed back ({change.payment_id}) but {-before} was tendered "
                 f"over the amount due; {after:+} left unmatched",
             )
-            log.warning("cash change does not match the cash tendered", extra={"order": entry.key})
+            log.warning(
+                "cash change does not match the cash tendered",
+                extra=logs.order_keys(entry),
+            )
             reason = f"change recorded; {after:+} does not match the cash tendered over the amount due"
         else:
             entry.note("cash change recorded", f"{change.amount} {change.currency} handed back ({change.payment_id})")

@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from intacct_sync import logs
 from intacct_sync.models.events import CanonicalEvent
 from intacct_sync.posting.outcome import Outcome
 from intacct_sync.retry import Deadline
@@ -82,11 +83,16 @@ def process_batch(
                 fix="It was not written by this version's webhook or reconcile function: inspect it in the "
                 "dead-letter queue, then delete it, or let the reconcile poll fetch the order again.",
             )
-            park(record, outcome)
+            connection_id, _, order_id = record.group_id.partition(":")
+            with logs.context(message_id=record.message_id, connection_id=connection_id, order_id=order_id):
+                park(record, outcome)
             notify(None, outcome)
             continue
         except Exception as exc:  # claim check unreadable now (S3): retry, keeping the order
-            log.warning("could not read message", extra={"message_id": record.message_id, "error": type(exc).__name__})
+            log.warning(
+                "could not read message; will retry",
+                extra={"message_id": record.message_id, "outcome": "retry", "reason": type(exc).__name__},
+            )
             blocked.add(record.group_id)
             failures.append(record.message_id)
             continue
@@ -102,16 +108,39 @@ def process_batch(
                 fail_rest(group)
             break
         wave = [group.popleft() for group in groups.values() if group]
-        outcomes = poster([e for _, e in wave], deadline)
+        events = [e for _, e in wave]
+        # Lines logged while the wave posts (one Intacct request carries several orders) name them all.
+        with logs.context(
+            connection_id=",".join(sorted({e.connection_id for e in events})),
+            order_id=",".join(e.order_id for e in events)[:1000],
+        ):
+            outcomes = poster(events, deadline)
         for record, decoded in wave:
             outcome = outcomes.get(decoded.event_id) or Outcome.retry("no outcome from the poster")
             notify(decoded, outcome)
-            if outcome.status == "retry":
-                failures.append(record.message_id)
-                fail_rest(groups[record.group_id])
-            elif outcome.status == "park":
-                park(record, outcome)
+            with logs.context(**_event_keys(record, decoded)):
+                if outcome.status == "retry":
+                    log.warning("will retry", extra={"outcome": "retry", "reason": outcome.reason, "fix": outcome.fix})
+                    failures.append(record.message_id)
+                    fail_rest(groups[record.group_id])
+                elif outcome.status == "park":
+                    park(record, outcome)
+                else:
+                    log.info(
+                        "posted" if outcome.posted else "nothing to post",
+                        extra={"outcome": "posted" if outcome.posted else "unchanged", "reason": outcome.reason},
+                    )
     return {"batchItemFailures": [{"itemIdentifier": m} for m in failures]}
+
+
+def _event_keys(record: Record, event: CanonicalEvent) -> dict[str, str | None]:
+    """What every line about this event carries: who, which order (id and the number finance sees), what."""
+    return {
+        **logs.order_keys(event),
+        "topic": event.topic[:64],
+        "event_type": event.type,
+        "message_id": record.message_id,
+    }
 
 
 class DeadLetterParking:
@@ -145,4 +174,4 @@ class DeadLetterParking:
             MessageDeduplicationId=f"park-{record.message_id}"[:128],
             MessageAttributes={k: {"DataType": "String", "StringValue": v} for k, v in attrs.items()},
         )
-        log.warning("parked", extra={"message_id": record.message_id, "reason": outcome.reason, "fix": outcome.fix})
+        log.warning("parked", extra={"outcome": "parked", "reason": outcome.reason, "fix": outcome.fix})

@@ -214,9 +214,9 @@ def customer_record(order: Order, key: CustomerKey, customer_id: str) -> Custome
     """The CUSTOMER to create: name, display contact (first/last, company, e-mail, phone and
     the billing address, else the shipping address, as MAILADDRESS).
 
-    CONTACTNAME is left to Intacct (`NAME(CCUSTOMERID)`, see `contact_name_for`). A separate
-    ship-to contact is not created: the builders have no CONTACT create, so the customer's
-    ship-to defaults to the display contact (the invoice still carries the shipping method).
+    CONTACTNAME is left to Intacct (`NAME(CCUSTOMERID)`, see `contact_name_for`). The customer
+    record gets no separate ship-to contact: each document names its own bill-to and ship-to
+    contacts, built from the order's addresses (`posting/contacts.py`).
     """
     c = order.customer
     billing, shipping = order.billing_address, order.shipping_address

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Literal
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from intacct_sync import wiring
+from intacct_sync.logs import function_logger
 from intacct_sync.models.events import CanonicalEvent
 from intacct_sync.posting.consumer import DeadLetterParking, process_batch
 from intacct_sync.posting.orders import OrderPoster
@@ -18,19 +19,23 @@ from intacct_sync.posting.payments import PaymentPoster
 from intacct_sync.retry import Deadline
 
 Kind = Literal["orders", "payments"]
-_METRIC = {"done": "Posted", "retry": "Retried", "park": "Parked"}
+_METRIC = {"done": "Handled", "retry": "Retried", "park": "Parked"}
 
 
 def consumer_handler(kind: Kind) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
-    logger = Logger()
+    logger = function_logger()
     metrics = Metrics()
+    tracer = Tracer(patch_modules=["botocore", "requests"])
     posters: dict[str, OrderPoster | PaymentPoster] = {}  # built once per warm container
     prefix = "Orders" if kind == "orders" else "Payments"
 
     def count(_event: CanonicalEvent | None, outcome: Outcome) -> None:
-        metrics.add_metric(f"{prefix}{_METRIC[outcome.status]}", MetricUnit.Count, 1)
+        # Posted counts documents written; an event that needed nothing (duplicate, stale, no change) is Handled.
+        name = "Posted" if outcome.posted else _METRIC[outcome.status]
+        metrics.add_metric(f"{prefix}{name}", MetricUnit.Count, 1)
 
     @logger.inject_lambda_context(clear_state=True)
+    @tracer.capture_lambda_handler(capture_response=False)
     @metrics.log_metrics
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         env = wiring.environment()
@@ -49,4 +54,5 @@ def consumer_handler(kind: Kind) -> Callable[[dict[str, Any], LambdaContext], di
             on_outcome=count,
         )
 
-    return lambda_handler
+    handler: Callable[[dict[str, Any], LambdaContext], dict[str, Any]] = lambda_handler
+    return handler

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Literal
 
+from intacct_sync import logs
 from intacct_sync.errors import NotFoundError, PermanentError, SyncError, TransientError
 from intacct_sync.intacct import IntacctAlreadyExecuted, IntacctClient, IntacctOutcomeUnknown
 from intacct_sync.intacct import functions as fn
@@ -170,7 +171,12 @@ class OrderPoster:
         work.entry.fail(kind, exc.message, exc.fix, work.event.event_id)
         log.warning(
             "order not posted",
-            extra={"order": work.entry.key, "kind": kind, "error": exc.message, "fix": exc.fix},
+            extra={
+                **logs.order_keys(work.entry),
+                "outcome": "retry" if kind == "transient" else "parked",
+                "reason": exc.message,
+                "fix": exc.fix,
+            },
         )
         return Outcome.retry(exc.message, exc.fix) if kind == "transient" else Outcome.park(exc.message, exc.fix)
 
@@ -521,7 +527,7 @@ class OrderPoster:
         try:
             fetched = self.fetch_order(event, deadline)
         except NotFoundError:
-            log.info("order gone from the channel", extra={"order": entry.key, "outcome": "order not found"})
+            log.info("order gone from the channel", extra={**logs.order_keys(entry), "outcome": "order not found"})
             return True
         current = next((e.payload for e in fetched if isinstance(e, OrderEvent)), None)
         if current is not None and event.updated_at is not None and current.updated_at > event.updated_at:
@@ -538,7 +544,7 @@ class OrderPoster:
         entry.note(f"{what} not acted on", f"the channel shows the order as {status} now; nothing was changed")
         log.warning(
             "cancellation not confirmed by the channel: ignored",
-            extra={"order": entry.key, "channel_status": status, "topic": event.topic[:64], "outcome": "ignored"},
+            extra={**logs.order_keys(entry), "channel_status": status, "topic": event.topic[:64], "outcome": "ignored"},
         )
         w.outcome = Outcome.done(
             "deletion not confirmed by the channel: ignored" if notice else "superseded: the order is live again"
@@ -609,7 +615,10 @@ class OrderPoster:
         try:
             results = self.client.execute(functions, deadline=deadline)
         except IntacctOutcomeUnknown as exc:
-            log.warning("write answer lost; looking documents up", extra={"controlids": list(exc.controlids)[:10]})
+            log.warning(
+                "write answer lost; looking documents up",
+                extra={"outcome": "looking up", "controlids": list(exc.controlids)[:10]},
+            )
             self._adopt(works, deadline)
             return
         by_id = {r.controlid: r for r in results}
@@ -831,7 +840,7 @@ class OrderPoster:
             )
             entry.status = "credited"
             entry.note("credit memo posted", f"{credit_key}: order cancelled after payment")
-        w.outcome = Outcome.retry(w.then_wait) if w.then_wait else Outcome.done(w.action)
+        w.outcome = Outcome.retry(w.then_wait) if w.then_wait else Outcome.wrote(w.action)
 
 
 def _tax(txn: SalesTransaction) -> Decimal:

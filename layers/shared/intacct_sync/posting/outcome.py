@@ -11,10 +11,17 @@ class Outcome:
     status: Literal["done", "retry", "park"]
     reason: str = ""
     fix: str | None = None
+    posted: bool = False
+    """True when a document was written to Intacct for this event (the Posted metrics count these)."""
 
     @classmethod
     def done(cls, reason: str = "") -> Outcome:
         return cls("done", reason)
+
+    @classmethod
+    def wrote(cls, reason: str) -> Outcome:
+        """Done, and a document was created, updated, deleted or applied in Intacct."""
+        return cls("done", reason, posted=True)
 
     @classmethod
     def retry(cls, reason: str, fix: str | None = None) -> Outcome:

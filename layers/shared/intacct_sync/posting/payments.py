@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Literal
 
+from intacct_sync import logs
 from intacct_sync.errors import PermanentError, SyncError, TransientError
 from intacct_sync.intacct import IntacctAlreadyExecuted, IntacctClient, IntacctOutcomeUnknown
 from intacct_sync.intacct import functions as fn
@@ -134,7 +135,15 @@ class PaymentPoster:
             w.entry.fail(kind, exc.message, exc.fix, w.event.event_id)
             w.entry.status = status
             w.dirty = True
-        log.warning("payment not posted", extra={"event": w.event.event_id, "kind": kind, "error": exc.message})
+        log.warning(
+            "payment not posted",
+            extra={
+                **logs.order_keys(w.event),
+                "outcome": "retry" if kind == "transient" else "parked",
+                "reason": exc.message,
+                "fix": exc.fix,
+            },
+        )
         return Outcome.retry(exc.message, exc.fix) if kind == "transient" else Outcome.park(exc.message, exc.fix)
 
     def _find_ar_records(self, works: list[_Work], deadline: Deadline) -> None:
@@ -197,7 +206,10 @@ class PaymentPoster:
         try:
             order = self.fetch_order(w.event, deadline)
         except PermanentError as exc:  # cannot ask: judge the payment on what the ledger knows
-            log.warning("order not readable to check a payment", extra={"order": entry.key, "error": exc.message})
+            log.warning(
+                "order not readable to check a payment",
+                extra={**logs.order_keys(w.event), "reason": exc.message, "fix": exc.fix},
+            )
             return False
         return order is not None and order.total != entry.booked_total
 
@@ -490,7 +502,7 @@ class PaymentPoster:
             entry.note("credit memo posted", f"refund {r.refund_id}: {r.amount} {r.currency}")
         entry.last_error = None
         w.dirty = True
-        w.outcome = Outcome.done("posted")
+        w.outcome = Outcome.wrote("posted")
 
     # --- refunds paid out (posting.payout) ---------------------------------------------------
 
@@ -632,7 +644,7 @@ class PaymentPoster:
             w.dirty = True
             if rec.done:
                 credited = w.outcome is not None  # credited in this call, or a redelivery finishing it
-                w.outcome = Outcome.done("posted and paid out" if credited else "paid out")
+                w.outcome = Outcome.wrote("posted and paid out" if credited else "paid out")
             elif w.payout_error is not None:
                 w.outcome = self._failed(w, w.payout_error)
             else:

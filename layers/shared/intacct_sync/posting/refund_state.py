@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from intacct_sync import logs
 from intacct_sync.ledger import LedgerEntry, RefundRecord
 from intacct_sync.models.events import RefundEvent
 from intacct_sync.models.order import Refund
@@ -54,6 +55,9 @@ def settle(
                 refund_id=refund.refund_id, amount=refund.amount, posted_at=datetime.now(UTC), credited=False
             )
             entry.note("refund not credited", f"refund {refund.refund_id}: its transaction failed on the channel")
-        log.info("failed refund not credited", extra={"refund": refund.refund_id, "order": refund.order_id})
+        log.info(
+            "failed refund not credited",
+            extra={**logs.order_keys(refund), "refund_id": refund.refund_id},
+        )
         return Outcome.done("refund failed on the channel: nothing to credit")
     return event

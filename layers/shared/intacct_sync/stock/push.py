@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
+from intacct_sync import logs
 from intacct_sync.channels.api.errors import ChannelRequestError, ChannelTransientError
 from intacct_sync.channels.api.port import DEFAULT_LOCATION, ChannelClient, StockRow, StockWriteOptions
 from intacct_sync.connections import ConnectionStore
@@ -233,17 +234,21 @@ def push_all(
         if deadline.remaining() < 2 * RESERVE_S:
             summary[connection_id] = {"complete": False, "error": "out of time: next run"}
             continue
-        try:
-            connection = connections.get(connection_id)
-            if connection is None:
-                summary[connection_id] = {"complete": False, "error": "no such connection secret"}
+        with logs.context(connection_id=connection_id):
+            try:
+                connection = connections.get(connection_id)
+                if connection is None:
+                    raise ConfigurationError(
+                        f"stock.connections names {connection_id!r} but there is no connection secret of that id",
+                        fix="Create the connection secret (Channel setup in the README) or remove the connection "
+                        "from the settings' stock.connections.",
+                    )
+                report = push_connection(
+                    connection, intacct_client, client_factory(connection), snapshot_store, settings, deadline=deadline
+                )
+            except SyncError as exc:
+                log.error("stock push failed", extra={"outcome": "failed", "reason": exc.message, "fix": exc.fix})
+                summary[connection_id] = {"complete": False, "error": exc.message, "fix": exc.fix}
                 continue
-            report = push_connection(
-                connection, intacct_client, client_factory(connection), snapshot_store, settings, deadline=deadline
-            )
-        except SyncError as exc:
-            log.error("stock push failed", extra={"connection": connection_id, "error": exc.message, "fix": exc.fix})
-            summary[connection_id] = {"complete": False, "error": exc.message, "fix": exc.fix}
-            continue
         summary[connection_id] = report.summary()
     return summary

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Final, Protocol
 
+from intacct_sync import logs
 from intacct_sync.channels.api.errors import ChannelRequestError
 from intacct_sync.channels.api.port import ChannelClient, WritebackOptions
 from intacct_sync.connections import ConnectionStore
@@ -173,6 +174,10 @@ def _apply(
     except ChannelRequestError as exc:
         report.failed[entry.order_id] = f"{what}: {exc.message}"
         entry.note(f"writeback {what} refused", exc.message)
+        log.warning(
+            "order not written back",
+            extra={**logs.order_keys(entry), "step": what, "outcome": "failed", "reason": exc.message, "fix": exc.fix},
+        )
     else:
         entry.note(f"writeback {what}", entry.writeback.document_number or "")
     try:
@@ -249,22 +254,23 @@ def writeback_all(
         if deadline.remaining() < 2 * RESERVE_S:
             summary[connection_id] = {"complete": False, "error": "out of time: next run"}
             continue
-        try:
-            connection = connections.get(connection_id)
-            if connection is None:
+        with logs.context(connection_id=connection_id):
+            try:
+                connection = connections.get(connection_id)
+                if connection is None:
+                    continue
+                report = writeback_connection(
+                    connection,
+                    intacct_client,
+                    client_factory(connection),
+                    ledger,
+                    state,
+                    settings=settings,
+                    deadline=deadline,
+                )
+            except SyncError as exc:
+                log.error("writeback failed", extra={"outcome": "failed", "reason": exc.message, "fix": exc.fix})
+                summary[connection_id] = {"complete": False, "error": exc.message, "fix": exc.fix}
                 continue
-            report = writeback_connection(
-                connection,
-                intacct_client,
-                client_factory(connection),
-                ledger,
-                state,
-                settings=settings,
-                deadline=deadline,
-            )
-        except SyncError as exc:
-            log.error("writeback failed", extra={"connection": connection_id, "error": exc.message, "fix": exc.fix})
-            summary[connection_id] = {"complete": False, "error": exc.message, "fix": exc.fix}
-            continue
         summary[connection_id] = report.summary()
     return summary

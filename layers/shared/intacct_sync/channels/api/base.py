@@ -211,7 +211,12 @@ class BaseChannelClient(ABC):
         except InvalidPayload as exc:
             log.warning(
                 "poll skipped an order the adapter cannot read",
-                extra={"connection": self.connection.id, "order": str(order.get("id")), "error": exc.message},
+                extra={
+                    "connection_id": self.connection.id,
+                    "order_id": str(order.get("id"))[:64],
+                    "outcome": "skipped",
+                    "reason": exc.message,
+                },
             )
             return []
 
