@@ -26,13 +26,20 @@ help:
 	@echo "make sandbox   run the Intacct sandbox on its own (PORT=8089 SEED=...)"
 	@echo "make build     sam build (no Docker needed)"
 
-$(VENV)/.stamp: requirements-dev.txt layers/shared/requirements.txt
+# The project itself goes in editable (--no-deps: the pins above are its dependencies), which gives
+# .venv/bin/intacct-sync; pyproject.toml is a prerequisite so a change to the packaging reinstalls.
+# setuptools leaves its egg-info beside the package: removed, so `sam build` never packs it.
+$(VENV)/.stamp: requirements-dev.txt layers/shared/requirements.txt pyproject.toml
 	@test -n "$(PYTHON312)" || { echo "Python 3.12 not found: install it (pyenv install 3.12) or set PYTHON312=/path/to/python3.12"; exit 1; }
 	@test -x $(PY) || $(PYTHON312) -m venv $(VENV)
 	@$(PY) -m pip install $(PIP_FLAGS) -U pip 2>&1 | grep -v 'is ignored' || true
 	@$(PY) -m pip install $(PIP_FLAGS) -r requirements-dev.txt 2>&1 | grep -v 'is ignored' || true
 	@$(PY) -c "import aws_lambda_powertools, defusedxml, pydantic, requests, moto, pytest" \
 		|| { echo "dependency install failed (see pip output above)"; exit 1; }
+	@$(PY) -m pip install $(PIP_FLAGS) --no-deps -e . 2>&1 | grep -v 'is ignored' || true
+	@rm -rf layers/shared/intacct_sync.egg-info
+	@env -u PYTHONPATH $(VENV)/bin/intacct-sync --version >/dev/null \
+		|| { echo "installing the project failed (pip install -e . above)"; exit 1; }
 	@touch $@
 
 $(TOOLS)/.stamp: requirements-tools.txt
@@ -81,9 +88,10 @@ demo: $(VENV)/.stamp
 demo-intacct: $(VENV)/.stamp
 	$(PY) -m local.intacct_demo
 
+# LOCAL_STACK_PRINT_CLI_ENV: the stack prints the exports that point `intacct-sync` at it.
 API_PORT ?= 8080
 local: $(VENV)/.stamp
-	$(PY) -m local.demo --serve --port $(API_PORT)
+	LOCAL_STACK_PRINT_CLI_ENV=1 $(PY) -m local.demo --serve --port $(API_PORT)
 
 bench: $(VENV)/.stamp
 	$(PY) -m bench

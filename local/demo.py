@@ -239,7 +239,7 @@ def summary(stack: LocalStack, intacct: IntacctSandbox, day: Day) -> int:
         paid[str(p.get("CURRENCY") or "USD")] += Decimal(str(p.get("TOTALENTERED") or p.get("AMOUNT") or 0))  # type: ignore[assignment]
     say(f"  {'AR payments':<20} {len(payments):>3}   total " + ", ".join(f"{v} {k}" for k, v in sorted(paid.items())))
 
-    say("\n=== The ledger: what happened to each order (python -m intacct_sync.cli.ops status ...)")
+    say("\n=== The ledger: what happened to each order (intacct-sync ops status ...)")
     ledger = DynamoLedger(stack.physical["StateTable"], client=stack.client("dynamodb"))
     for e in sorted(ledger.list_entries(), key=lambda e: (e.connection_id, e.order_id)):
         last = e.history[-1] if e.history else None
@@ -261,7 +261,7 @@ def summary(stack: LocalStack, intacct: IntacctSandbox, day: Day) -> int:
     say("\n=== Rejected requests, and why")
     for r in day.rejected:
         say(f"  {r}")
-    say("\n=== Parked messages, and why (fix, then: python -m intacct_sync.cli.ops replay)")
+    say("\n=== Parked messages, and why (fix, then: intacct-sync ops replay)")
     sqs = stack.client("sqs")
     parked = 0
     for logical in ("OrdersDeadLetterQueue", "PaymentsDeadLetterQueue"):

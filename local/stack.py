@@ -192,6 +192,8 @@ class LocalStack:
             t = threading.Thread(target=self._poll, args=(mapping,), name=f"poll-{mapping.function.name}", daemon=True)
             t.start()
             self._threads.append(t)
+        if os.environ.get("LOCAL_STACK_PRINT_CLI_ENV"):  # set by `make local`
+            print(self.cli_instructions(), flush=True)
 
     def stop(self) -> None:
         self._stop.set()
@@ -209,6 +211,49 @@ class LocalStack:
 
     def client(self, service: str) -> Any:
         return boto3.client(service, region_name=REGION, endpoint_url=self.moto_url)
+
+    # --- the CLIs against this stack -------------------------------------------------------
+
+    def cli_environment(self) -> dict[str, str]:
+        """What `intacct-sync` needs in another shell to use this stack: moto's endpoint with test
+        credentials, and the resources under the names template.yaml gives the functions (the local
+        stack has no CloudFormation for `--stack` to read)."""
+        from intacct_sync.cli.main import ENVIRONMENT_OUTPUTS
+
+        variables = self.template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+        resolved = self._resolve(variables)
+        env = {
+            "AWS_ENDPOINT_URL": self.moto_url,
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_SESSION_TOKEN": "local",
+        }
+        return env | {k: str(resolved[k]) for k in ENVIRONMENT_OUTPUTS if k in resolved}
+
+    def cli_instructions(self, order: str = "#1001") -> str:
+        """The block `make local` prints: exports, then commands that work against this stack."""
+        import shlex
+
+        env = self.cli_environment()
+        aws = [k for k in env if k.startswith("AWS_")]
+        resources = [k for k in env if not k.startswith("AWS_")]
+        connection = self.connections[0]["id"] if self.connections else "<connection id>"
+        lines = [
+            "",
+            "The CLIs against this stack (in another shell, after `source .venv/bin/activate`):",
+            "  unset AWS_PROFILE",
+            "  export " + " ".join(f"{k}={shlex.quote(env[k])}" for k in aws),
+            *(f"  export {k}={shlex.quote(env[k])}" for k in resources),
+            "  intacct-sync ops parked",
+            f"  intacct-sync ops status --connection {connection} --order {shlex.quote(order)}"
+            "   # once the order's webhook arrived",
+            "  intacct-sync ops replay --queue orders --dry-run",
+            "  intacct-sync doctor",
+            "",
+        ]
+        return "\n".join(lines)
 
     # --- resources -------------------------------------------------------------------------
 

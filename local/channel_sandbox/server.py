@@ -20,6 +20,7 @@ from .state import CHANNELS, World, read_seed
 from .webhooks import Delivery
 
 FAULT_KINDS = ("rate_limit", "http_error", "throttle", "delay", "disconnect")
+DEFAULT_SHOPIFY_VERSION = "2026-10"
 
 DEFAULT_LIMITS: dict[str, dict[str, Any]] = {
     "shopify": {
@@ -30,6 +31,7 @@ DEFAULT_LIMITS: dict[str, dict[str, Any]] = {
         "rest_leak_rate": 2.0,  # requests per second
         "max_input_size": 250,  # any GraphQL input array
         "require_https": True,  # webhook addresses must be https://
+        "token_expires_in": 86399,  # seconds a client-credentials token lasts (sandbox clock)
         "latency_ms": 0,
     },
     "woocommerce": {
@@ -233,6 +235,7 @@ class ChannelSandbox:
         self._buckets: dict[tuple[str, str, str], Any] = {}
         self._server: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._clock_offset = 0.0
         self.world.load(read_seed(seed))
 
     # ---------------------------------------------------------------- lifecycle
@@ -283,16 +286,31 @@ class ChannelSandbox:
             return f"{self.base_url}/bigcommerce"
         return f"{self.base_url}/{channel}/{store}"
 
-    def connection_secret(self, channel: str, store: str, connection_id: str) -> dict[str, Any]:
+    def connection_secret(
+        self, channel: str, store: str, connection_id: str, *, auth: str = "access_token"
+    ) -> dict[str, Any]:
         """A connection secret (the product's JSON keys) for a sandbox store: API credentials,
-        webhook secret and `api_base_url` pointing here. Used by tests and the local stack."""
+        webhook secret and `api_base_url` pointing here. Used by tests and the local stack.
+
+        Shopify `auth="client_credentials"`: the first Dev Dashboard app's `client_id` and
+        `client_secret` instead of the legacy `access_token`."""
         creds = self.credentials(channel, store)
         data: dict[str, Any] = {
             "id": connection_id,
             "channel": channel,
             "api_base_url": self.api_base_url(channel, store),
         }
-        if channel == "shopify":
+        if channel == "shopify" and auth == "client_credentials":
+            app = creds["apps"][0]
+            data |= {
+                "store": store,
+                "client_id": app["client_id"],
+                "client_secret": app["client_secret"],
+                "webhook_secret": creds["client_secret"],
+            }
+        elif auth != "access_token":
+            raise ValueError(f"auth={auth!r}: 'access_token', or 'client_credentials' for Shopify")
+        elif channel == "shopify":
             data |= {"store": store, "access_token": creds["access_token"], "webhook_secret": creds["client_secret"]}
         elif channel == "woocommerce":
             data |= {
@@ -315,11 +333,17 @@ class ChannelSandbox:
         st = self.world.store(channel, store)
         cfg = st.config
         if channel == "shopify":
+            apps = [
+                {k: a.get(k) for k in ("client_id", "client_secret", "installed", "scopes")}
+                for a in cfg.get("apps", [])
+            ]
             return {
                 "shop": store,
                 "access_token": cfg["access_tokens"][0]["token"],
                 "client_secret": cfg.get("client_secret"),
-                "api_version": cfg.get("api_version", "2025-10"),
+                "client_id": apps[0]["client_id"] if apps else None,
+                "apps": apps,
+                "api_version": cfg.get("api_version", DEFAULT_SHOPIFY_VERSION),
             }
         if channel == "woocommerce":
             key = cfg["keys"][0]
@@ -342,13 +366,61 @@ class ChannelSandbox:
         return copy.deepcopy(self.world.seed)
 
     def reset(self, seed: str | Path | dict[str, Any] | None = None) -> None:
-        """Back to `seed` (default: seed.json); clears faults, request log, limiter state, limits."""
+        """Back to `seed` (default: seed.json); clears faults, request log, limiter state, limits,
+        issued tokens and the clock offset."""
         self.world.load(read_seed(seed))
         with self._lock:
             self._faults.clear()
             self._requests.clear()
             self._buckets.clear()
             self._limits = copy.deepcopy(DEFAULT_LIMITS)
+            self._clock_offset = 0.0
+
+    # ---------------------------------------------------------------- clock and tokens
+    def clock(self) -> float:
+        """The sandbox clock (epoch seconds): real time plus what `advance_clock` added. Tokens
+        issued by the Shopify client credentials grant expire on it."""
+        return time.time() + self._clock_offset
+
+    def advance_clock(self, seconds: float) -> float:
+        """Move the sandbox clock forward (e.g. past a token's `expires_in`); returns the new time."""
+        if seconds < 0:
+            raise ValueError("the sandbox clock only moves forward")
+        with self._lock:
+            self._clock_offset += seconds
+        return self.clock()
+
+    def expire_tokens(self, channel: str = "shopify", store: str | None = None) -> int:
+        """Expire every token the client credentials grant issued (for one store, or all) now, as
+        if their 24 hours had passed: the next API call with one gets 401. Returns how many."""
+        if channel != "shopify":
+            raise ValueError("only Shopify issues expiring tokens in this sandbox")
+        now = self.clock()
+        count = 0
+        with self.world.lock:
+            for (ch, key), st in self.world.stores.items():
+                if ch != channel or (store is not None and key != store):
+                    continue
+                for tok in st.issued_tokens.values():
+                    if tok["expires_at"] > now:
+                        tok["expires_at"] = now
+                        count += 1
+        return count
+
+    def issued_tokens(self, store: str) -> list[dict[str, Any]]:
+        """The tokens issued for a Shopify store: client_id, scopes, expires_at, expired (never the token)."""
+        now = self.clock()
+        with self.world.lock:
+            st = self.world.store("shopify", store)
+            return [
+                {
+                    "client_id": t["client_id"],
+                    "scopes": list(t["scopes"]),
+                    "expires_at": t["expires_at"],
+                    "expired": t["expires_at"] <= now,
+                }
+                for t in st.issued_tokens.values()
+            ]
 
     def put_order(self, channel: str, store: str, order: dict[str, Any], touch: bool | None = None) -> int:
         return self.world.put_order(channel, store, order, touch)
@@ -439,7 +511,7 @@ class ChannelSandbox:
         `store/order/updated`; `resource_id` is the order id). Returns the deliveries made."""
         with self.world.lock:
             st = self.world.store(channel, store)
-            body, base = webhooks.build(st, topic, resource_id, st.config.get("api_version", "2025-10"))
+            body, base = webhooks.build(st, topic, resource_id, st.config.get("api_version", DEFAULT_SHOPIFY_VERSION))
             dests = [(url, dict(headers or {}))] if url else webhooks.targets(st, topic)
             deliveries = [
                 Delivery(u, topic, body, webhooks.finish_headers(st, body, base, extra)) for u, extra in dests
@@ -543,6 +615,8 @@ class ChannelSandbox:
             parsed_body = req.json()
         except ValueError:
             parsed_body = None
+        if isinstance(parsed_body, dict) and "client_secret" in parsed_body:
+            parsed_body = {**parsed_body, "client_secret": "***"}  # the log never keeps a client secret
         fault_name: str | None = None
         st = self.world.find(channel, key)
         latency = self._limits[channel].get("latency_ms") or 0
@@ -627,6 +701,11 @@ class ChannelSandbox:
             if path == "/_sandbox/orders" and method == "POST":
                 oid = self.put_order(payload["channel"], payload["store"], payload["order"])
                 return Response(200, {"id": oid})
+            if path == "/_sandbox/clock" and method == "POST":
+                return Response(200, {"now": self.advance_clock(float(payload.get("advance", 0)))})
+            if path == "/_sandbox/tokens/expire" and method == "POST":
+                expired = self.expire_tokens(payload.get("channel", "shopify"), payload.get("store"))
+                return Response(200, {"expired": expired})
         except (KeyError, TypeError, ValueError) as exc:
             return Response(400, {"error": str(exc)})
         return Response(404, {"error": f"no admin endpoint {method} {path}"})
@@ -648,6 +727,7 @@ class ChannelSandbox:
                         "orders": sorted(st.orders),
                         "webhooks": list(st.webhooks.values()),
                         "stock_writes": len(st.adjustments),
+                        "issued_tokens": len(st.issued_tokens),
                     }
                 )
         out["limits"] = {c: self.limits(c) for c in CHANNELS}

@@ -1,15 +1,19 @@
 """Shopify Admin API imitation: REST orders/webhooks/locations/inventory and the GraphQL endpoint.
 
-Store root `{base}/shopify/{shop}` stands for `https://{shop}`; every route lives under
-`/admin/api/{YYYY-MM}/`.
+Store root `{base}/shopify/{shop}` stands for `https://{shop}`; every API route lives under
+`/admin/api/{YYYY-MM}/`. `POST /admin/oauth/access_token` is the client credentials grant of the
+store's Dev Dashboard apps (seed `apps`): it issues tokens that expire on the sandbox clock.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
+import secrets
 from datetime import datetime
 from typing import Any
+from urllib.parse import parse_qsl
 
 from .common import (
     ApiError,
@@ -24,6 +28,7 @@ from .common import (
 from .state import OrderRec, StoreState
 
 VERSION_RE = re.compile(r"^/admin/api/(\d{4}-\d{2}|unstable)(/.*)$")
+TOKEN_ROUTE = "/admin/oauth/access_token"  # noqa: S105 - a route
 
 INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"  # noqa: S105
 
@@ -70,6 +75,11 @@ def not_found() -> ApiError:
     return ApiError(404, {"errors": "Not Found"})
 
 
+def _oauth_error(status: int, code: str, description: str) -> Response:
+    """An OAuth error answer (RFC 6749 section 5.2 shape)."""
+    return Response(status, {"error": code, "error_description": description})
+
+
 class ShopifyApi:
     # ---------------------------------------------------------------- plumbing hooks
     def unknown_store(self, key: str) -> Response:
@@ -78,20 +88,33 @@ class ShopifyApi:
     def bad_request(self, message: str) -> Response:
         return Response(400, {"errors": {"base": [message]}})
 
-    def _token(self, st: StoreState, req: Request) -> dict[str, Any] | None:
+    def _token(self, sb: Any, st: StoreState, req: Request) -> dict[str, Any] | None:
         token = req.header("X-Shopify-Access-Token")
+        if not token:
+            return None
         tokens: list[dict[str, Any]] = st.config.get("access_tokens", [])
-        return next((t for t in tokens if token and token == t["token"]), None)
+        static = next((t for t in tokens if token == t["token"]), None)
+        if static is not None:
+            return static
+        issued = st.issued_tokens.get(token)
+        if issued is not None and sb.clock() < issued["expires_at"]:
+            req.notes["auth"] = "issued"
+            return issued
+        if issued is not None:
+            req.notes["auth"] = "expired"
+        return None
 
     def authenticate(self, sb: Any, st: StoreState, req: Request) -> None:
-        tok = self._token(st, req)
+        if req.path == TOKEN_ROUTE:
+            return  # the token request authenticates with the client credentials in its body
+        tok = self._token(sb, st, req)
         if tok is None:
             raise ApiError(401, {"errors": INVALID_TOKEN})
         req.notes["scopes"] = set(tok.get("scopes", []))
 
     def pre_limit(self, sb: Any, st: StoreState, req: Request) -> Response | None:
-        if req.path.endswith("/graphql.json"):
-            return None  # GraphQL is throttled by query cost inside the handler
+        if req.path.endswith("/graphql.json") or req.path == TOKEN_ROUTE:
+            return None  # GraphQL is throttled by query cost inside the handler; OAuth is not limited here
         bucket = sb.bucket("shopify", st.key, "rest")
         if not bucket.take(1):
             rate = sb.limit("shopify", "rest_leak_rate")
@@ -106,7 +129,7 @@ class ShopifyApi:
         return None
 
     def post_headers(self, sb: Any, st: StoreState, req: Request) -> dict[str, str]:
-        if req.path.endswith("/graphql.json"):
+        if req.path.endswith("/graphql.json") or req.path == TOKEN_ROUTE:
             return {}
         bucket = sb.bucket("shopify", st.key, "rest")
         used = math.ceil(bucket.size - bucket.available - 1e-9)
@@ -143,8 +166,60 @@ class ShopifyApi:
             return
         raise ApiError(403, {"errors": f"[API] This action requires merchant approval for {scope} scope."})
 
+    # ---------------------------------------------------------------- client credentials grant
+    def _access_token(self, sb: Any, st: StoreState, req: Request) -> Response:
+        """`POST /admin/oauth/access_token`: form-encoded or JSON `grant_type=client_credentials`,
+        `client_id`, `client_secret` of an app installed on this store -> a token that lasts
+        `token_expires_in` seconds of the sandbox clock (`{"access_token", "scope", "expires_in"}`)."""
+        if req.method != "POST":
+            raise ApiError(405, {"errors": "Method Not Allowed"})
+        ctype = (req.header("Content-Type") or "").split(";")[0].strip().lower()
+        params: dict[str, Any]
+        if ctype == "application/json":
+            try:
+                loaded = json.loads(req.body or b"{}")
+            except ValueError:
+                loaded = None
+            if not isinstance(loaded, dict):
+                return _oauth_error(400, "invalid_request", "The request body is not a JSON object.")
+            params, req.notes["encoding"] = loaded, "json"
+        else:
+            params = dict(parse_qsl(req.body.decode("utf-8", "replace"), keep_blank_values=True))
+            req.notes["encoding"] = "form"
+        req.notes["params"] = {k: ("***" if k == "client_secret" else v) for k, v in params.items()}
+        grant, client_id, client_secret = (params.get(k) for k in ("grant_type", "client_id", "client_secret"))
+        if not grant:
+            return _oauth_error(400, "invalid_request", "The request is missing a required parameter: grant_type.")
+        if grant != "client_credentials":
+            return _oauth_error(
+                400, "unsupported_grant_type", "The authorization grant type is not supported by the server."
+            )
+        if not client_id or not client_secret:
+            return _oauth_error(
+                400, "invalid_request", "The request is missing a required parameter: client_id or client_secret."
+            )
+        apps: list[dict[str, Any]] = st.config.get("apps", [])
+        app = next((a for a in apps if a.get("client_id") == client_id), None)
+        if app is None or app.get("client_secret") != client_secret:
+            return _oauth_error(
+                401,
+                "invalid_client",
+                "Client authentication failed due to unknown client, no client authentication included, or "
+                "unsupported authentication method.",
+            )
+        if not app.get("installed", True):
+            return _oauth_error(400, "app_not_installed", "The application is not installed on this shop.")
+        expires_in = int(sb.limit("shopify", "token_expires_in"))
+        token = "shpat_" + secrets.token_hex(16)
+        scopes = list(app.get("scopes", []))
+        st.issued_tokens[token] = {"client_id": client_id, "scopes": scopes, "expires_at": sb.clock() + expires_in}
+        req.notes["client_id"] = client_id
+        return Response(200, {"access_token": token, "scope": ",".join(scopes), "expires_in": expires_in})
+
     # ---------------------------------------------------------------- routing
     def handle(self, sb: Any, st: StoreState, req: Request) -> Response:
+        if req.path == TOKEN_ROUTE:
+            return self._access_token(sb, st, req)
         m = VERSION_RE.match(req.path)
         if m is None:
             raise not_found()

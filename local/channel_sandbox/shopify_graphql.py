@@ -265,6 +265,11 @@ QUANTITY_NAMES = (
 )
 IDEMPOTENCY_REQUIRED_FROM = "2026-04"
 IDEMPOTENT_MUTATIONS = ("inventorySetQuantities",)
+# inventorySetQuantities input by API version (Shopify's reference for 2026-01 ... 2027-01):
+CHANGE_FROM_QUANTITY_FROM = "2026-01"  # InventoryQuantityInput.changeFromQuantity exists
+CHANGE_FROM_QUANTITY_REQUIRED_FROM = "2026-04"  # ... and must be given on every row (null = no check)
+COMPARE_QUANTITY_REMOVED_FROM = "2026-07"  # InventoryQuantityInput.compareQuantity is gone
+IGNORE_COMPARE_REMOVED_FROM = "2026-10"  # InventorySetQuantitiesInput.ignoreCompareQuantity is gone
 MAX_PAGE = 250
 DOCS = "https://shopify.dev/api/usage/rate-limits"
 
@@ -812,6 +817,7 @@ class _Resolver:
                 {"__typename": "InventorySetQuantitiesUserError", "code": code, "field": field_path, "message": message}
             )
 
+        _check_set_quantities_input(inp, self.version)
         name, reason = inp.get("name"), inp.get("reason")
         if name not in ("available", "on_hand"):
             user_error("INVALID_NAME", ["input", "name"], "The quantity name must be either 'available' or 'on_hand'.")
@@ -872,6 +878,13 @@ class _Resolver:
             current = st.levels[(vid, lid)]
             if "changeFromQuantity" in row:
                 expected, check = row["changeFromQuantity"], row["changeFromQuantity"] is not None
+                if check and expected != current:
+                    user_error(
+                        "CHANGE_FROM_QUANTITY_STALE",
+                        [*p, "changeFromQuantity"],
+                        "The changeFromQuantity value does not match persisted value.",
+                    )
+                    continue
             elif ignore:
                 expected, check = None, False
             else:
@@ -1369,6 +1382,44 @@ def _idempotency(
             )
         return ("replay", stored[1], "")
     return ("new", str(key), fingerprint)
+
+
+def _undefined_input_field(path: list[str], type_name: str, value: Any) -> GqlError:
+    return GqlError(
+        f"Variable $input of type InventorySetQuantitiesInput! was provided invalid value for {'.'.join(path)} "
+        f"(Field is not defined on {type_name})",
+        "INVALID_VARIABLE",
+        value=value,
+        problems=[{"path": path, "explanation": f"Field is not defined on {type_name}"}],
+    )
+
+
+def _check_set_quantities_input(inp: dict[str, Any], version: str) -> None:
+    """The input fields `version` knows (raised as the variable-coercion error Shopify gives)."""
+    if version >= IGNORE_COMPARE_REMOVED_FROM and "ignoreCompareQuantity" in inp:
+        raise _undefined_input_field(["ignoreCompareQuantity"], "InventorySetQuantitiesInput", inp)
+    for i, row in enumerate(inp.get("quantities") or []):
+        if not isinstance(row, dict):
+            continue
+        if version < CHANGE_FROM_QUANTITY_FROM and "changeFromQuantity" in row:
+            raise _undefined_input_field(["quantities", str(i), "changeFromQuantity"], "InventoryQuantityInput", inp)
+        if version >= COMPARE_QUANTITY_REMOVED_FROM and "compareQuantity" in row:
+            raise _undefined_input_field(["quantities", str(i), "compareQuantity"], "InventoryQuantityInput", inp)
+        if version >= CHANGE_FROM_QUANTITY_REQUIRED_FROM and "changeFromQuantity" not in row:
+            raise GqlError(
+                f"Variable $input of type InventorySetQuantitiesInput! was provided invalid value for "
+                f"quantities.{i}.changeFromQuantity (Expected value to be provided: from API version "
+                f"{CHANGE_FROM_QUANTITY_REQUIRED_FROM} every quantity must give changeFromQuantity, null to skip the "
+                "compare-and-swap check)",
+                "INVALID_VARIABLE",
+                value=inp,
+                problems=[
+                    {
+                        "path": ["quantities", str(i), "changeFromQuantity"],
+                        "explanation": "Expected value to be provided",
+                    }
+                ],
+            )
 
 
 def new_key() -> str:

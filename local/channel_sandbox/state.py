@@ -104,6 +104,7 @@ class StoreState:
     webhooks: dict[int, dict[str, Any]] = field(default_factory=dict)
     ids: dict[str, Counter] = field(default_factory=dict)
     idempotency: dict[str, tuple[str, Any]] = field(default_factory=dict)  # Shopify @idempotent keys
+    issued_tokens: dict[str, dict[str, Any]] = field(default_factory=dict)  # Shopify client-credential tokens
     adjustments: list[dict[str, Any]] = field(default_factory=list)  # log of stock writes
     cache: dict[str, tuple[int, list[int]]] = field(default_factory=dict)
 

@@ -108,7 +108,9 @@ def targets(st: StoreState, topic: str) -> list[tuple[str, dict[str, str]]]:
     out: list[tuple[str, dict[str, str]]] = []
     for h in st.webhooks.values():
         if st.channel == "shopify" and h["topic"] == topic:
-            out.append((h["address"], {}))
+            # A delivery is serialised in its subscription's API version.
+            version = h.get("api_version")
+            out.append((h["address"], {"X-Shopify-API-Version": str(version)} if version else {}))
         elif st.channel == "woocommerce" and h["topic"] == topic and h.get("status") == "active":
             secret = str(h.get("secret") or "")
             out.append((h["delivery_url"], {"X-WC-Webhook-ID": str(h["id"]), "_secret": secret}))

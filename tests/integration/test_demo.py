@@ -34,4 +34,4 @@ def test_the_demo_runs_the_whole_pipeline(capsys: pytest.CaptureFixture[str]) ->
         "a second stock push (nothing changed): bc-main: 0 written, shopify-main: 0 written, woo-main: 0 written",
     ):
         assert expected in out, expected
-    assert "=== Parked messages, and why (fix, then: python -m intacct_sync.cli.ops replay)\n  none" in out
+    assert "=== Parked messages, and why (fix, then: intacct-sync ops replay)\n  none" in out

@@ -18,7 +18,12 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from intacct_sync.errors import ConfigurationError, TransientError
-from intacct_sync.models.connection import MIN_WEBHOOK_SECRET_CHARS, Connection, signing_secret_problems
+from intacct_sync.models.connection import (
+    MIN_WEBHOOK_SECRET_CHARS,
+    Connection,
+    api_credential_problems,
+    signing_secret_problems,
+)
 
 MAX_CACHED_CONNECTIONS = 1000
 """Per cache (known and unknown ids apart): far more stores than one stack serves, and a few
@@ -71,6 +76,14 @@ def parse_connection(connection_id: str, raw: str | Mapping[str, Any], *, source
             "(Shopify app client secret, WooCommerce webhook secret, BigCommerce app client secret); real "
             f"ones are at least {MIN_WEBHOOK_SECRET_CHARS} characters long. Remove 'previous_webhook_secret' "
             "when no rotation is going on.",
+        )
+    credential_problems = api_credential_problems(connection)
+    if credential_problems:
+        # Refused as a whole, like a bad signing secret: half a key pair or two ways at once is a
+        # paste gone wrong, and guessing which one was meant could call the store as another app.
+        raise ConfigurationError(
+            f"{source} has unusable Shopify API credentials: {'; '.join(p.problem for p in credential_problems)}.",
+            fix=" ".join(dict.fromkeys(p.fix for p in credential_problems)) + " (README 'Channel setup').",
         )
     return connection
 

@@ -3,13 +3,15 @@
 One item per order (`ledger#<connection>:<order id>`) holding a JSON document and a version
 number; every write is conditional on the version read, so two consumers can never overwrite each
 other's progress. Customer matches are cached as `customer#<match key hash>` items, so a known
-customer costs no Intacct read. The finance team reads it through `python -m intacct_sync.cli.ops`.
+customer costs no Intacct read. The finance team reads it through `intacct-sync ops`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Literal, Protocol
@@ -279,20 +281,53 @@ class DynamoLedger(DynamoTable):
     def get(self, connection_id: str, order_id: str) -> LedgerEntry | None:
         return self.get_many([(connection_id, order_id)]).get(f"{connection_id}:{order_id}")
 
-    def list_entries(self, status: str | None = None) -> list[LedgerEntry]:
-        """Every ledger entry (a scan: for the operator CLI, not the hot path)."""
+    def list_entries(
+        self, status: str | None = None, *, on_page: Callable[[int], None] | None = None
+    ) -> list[LedgerEntry]:
+        """Every ledger entry (a scan: for the operator CLI, not the hot path). `on_page` gets the
+        count of items read so far after each page (progress)."""
+        return self._scan("begins_with(pk, :p)", {":p": {"S": "ledger#"}}, on_page, status=status)
+
+    def find_by_order_number(
+        self, order_number: str, connection_id: str | None = None, *, on_page: Callable[[int], None] | None = None
+    ) -> list[LedgerEntry]:
+        """The entries whose `order_number` is `order_number` (of one connection, or of all).
+
+        The table is keyed by the channel's order id only, so this is a Scan filtered on the
+        server (the key's connection prefix and the number inside the stored document): it reads
+        the whole table once. For the operator CLI on demand; never call it from a scheduled job."""
+        prefix = f"ledger#{connection_id}:" if connection_id else "ledger#"
+        needle = '"order_number":' + json.dumps(order_number, ensure_ascii=False)
+        values = {":p": {"S": prefix}, ":n": {"S": needle}}
+        found = self._scan("begins_with(pk, :p) AND contains(doc, :n)", values, on_page)
+        return [
+            e
+            for e in found
+            if e.order_number == order_number and (connection_id is None or e.connection_id == connection_id)
+        ]
+
+    def _scan(
+        self,
+        condition: str,
+        values: dict[str, Any],
+        on_page: Callable[[int], None] | None,
+        *,
+        status: str | None = None,
+    ) -> list[LedgerEntry]:
         out: list[LedgerEntry] = []
+        scanned = 0
         paginator = self.client.get_paginator("scan")
-        kwargs: dict[str, Any] = {
-            "TableName": self.table,
-            "FilterExpression": "begins_with(pk, :p)",
-            "ExpressionAttributeValues": {":p": {"S": "ledger#"}},
-        }
-        for page in paginator.paginate(**kwargs):
+        for page in paginator.paginate(
+            TableName=self.table, FilterExpression=condition, ExpressionAttributeValues=values
+        ):
+            scanned += int(page.get("ScannedCount", 0))
             for item in page.get("Items", []):
                 entry = LedgerEntry.model_validate_json(item["doc"]["S"])
+                entry.version = int(item["version"]["N"])
                 if status is None or entry.status == status:
                     out.append(entry)
+            if on_page is not None:
+                on_page(scanned)
         return out
 
     def customer(self, match_key: str) -> str | None:
@@ -354,9 +389,23 @@ class InMemoryLedger:
             self.entries[entry.key] = (entry.version + 1, entry.model_dump_json())
             entry.version += 1
 
-    def list_entries(self, status: str | None = None) -> list[LedgerEntry]:
+    def list_entries(
+        self, status: str | None = None, *, on_page: Callable[[int], None] | None = None
+    ) -> list[LedgerEntry]:
         pairs = [(c, o) for c, _, o in (k.partition(":") for k in self.entries)]
-        return [e for e in self.get_many(pairs).values() if status is None or e.status == status]
+        out = [e for e in self.get_many(pairs).values() if status is None or e.status == status]
+        if on_page is not None:
+            on_page(len(pairs))
+        return out
+
+    def find_by_order_number(
+        self, order_number: str, connection_id: str | None = None, *, on_page: Callable[[int], None] | None = None
+    ) -> list[LedgerEntry]:
+        return [
+            e
+            for e in self.list_entries(on_page=on_page)
+            if e.order_number == order_number and (connection_id is None or e.connection_id == connection_id)
+        ]
 
     def customer(self, match_key: str) -> str | None:
         return self.customers.get(match_key)

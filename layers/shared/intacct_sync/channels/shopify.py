@@ -45,6 +45,7 @@ from intacct_sync.channels.base import (
     tax_lines_summed,
 )
 from intacct_sync.channels.errors import InvalidPayload
+from intacct_sync.channels.signatures import verify_hmac
 from intacct_sync.models.connection import Connection
 from intacct_sync.models.events import (
     CancellationEvent,
@@ -105,6 +106,25 @@ _FINANCIAL: Final = {status.value: status for status in FinancialStatus}
 
 class ShopifyAdapter(ChannelAdapter):
     spec = SPEC
+
+    def verify_signature(
+        self,
+        headers: Mapping[str, str],
+        raw_body: bytes,
+        connection: Connection,
+        *,
+        now: float | None = None,
+    ) -> None:
+        """HMAC of the raw body with `webhook_secret` (or `previous_webhook_secret`). A connection
+        of a Dev Dashboard app may leave `webhook_secret` out: Shopify signs that app's webhooks
+        with its client secret, so `client_secret` is the key then (`Connection.signing_secrets`)."""
+        verify_hmac(
+            raw_body,
+            Headers(headers).first(SPEC.signature_headers),
+            [secret.get_secret_value().encode("utf-8") for secret in connection.signing_secrets],
+            encoding=SPEC.digest_encoding,
+            header_name=SPEC.signature_headers[0],
+        )
 
     def parse(self, headers: Mapping[str, str], raw_body: bytes, connection: Connection) -> list[CanonicalEvent]:
         """Turn one Shopify delivery into canonical events; raises InvalidPayload."""

@@ -35,7 +35,8 @@ def _usable_keys(keys: Iterable[bytes]) -> list[bytes]:
     if not usable:
         raise WebhookSecretMissing(
             "no webhook secret is configured for this connection",
-            fix="set webhook_secret in the connection's secret (the channel's signing secret)",
+            fix="set webhook_secret in the connection's secret (the channel's signing secret; for a Shopify app "
+            "made in the Dev Dashboard, client_secret serves too)",
         )
     return usable
 

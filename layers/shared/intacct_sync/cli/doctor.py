@@ -1,12 +1,15 @@
 """Checks a deployment's configuration against Intacct and the channels before the first order.
 
-    python -m intacct_sync.cli.doctor --stack NAME
-    python -m intacct_sync.cli.doctor --intacct-file creds.json [--settings-file settings.json] \
+    intacct-sync doctor --stack NAME
+    intacct-sync doctor --intacct-file creds.json [--settings-file settings.json] \
         [--connection-file shop.json ...]
 
-Each check prints `ok`, `FAIL` (with its fix) or `skip` (could not be checked, and why). Exit 0
-when nothing failed, 1 otherwise. Intacct reads go out batched (several `query` functions per
-request); the doctor never writes to Intacct or to a channel.
+Each check prints `ok`, `FAIL` (with its fix), `warn` (works now, but needs attention) or `skip`
+(could not be checked, and why). Exit 0 when nothing failed, 1 otherwise. Intacct reads go out
+batched (several `query` functions per request); the doctor never writes to Intacct or to a
+channel. For a Shopify connection it also checks the Admin API version against Shopify's support
+window (each quarterly version is supported for 12 months from its release) and, for an app made
+in the Dev Dashboard, that its client credentials are exchanged for a token.
 """
 
 from __future__ import annotations
@@ -16,11 +19,21 @@ import json
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
 from intacct_sync.channels.api import client_for
 from intacct_sync.channels.api.errors import ChannelAuthError, ChannelRequestError, ChannelTransientError
+from intacct_sync.channels.api.shopify import (
+    DEFAULT_API_VERSION,
+    REQUIRED_SCOPES,
+    SCOPES_STEP,
+    ShopifyClient,
+    api_version_support,
+    recommended_api_version,
+)
+from intacct_sync.cli.main import EnvironmentStack, aws_clients, command, common_options
 from intacct_sync.connections import SecretsManagerConnections, parse_connection, secret_string
 from intacct_sync.errors import ConfigurationError, SyncError
 from intacct_sync.intacct import IntacctClient, IntacctConfigurationError, IntacctCredentials, SessionCache
@@ -549,8 +562,65 @@ def check_refund_payouts(report: Report, settings: Settings) -> None:
         report.add("ok", "refunds paid out", f"debit memos on account {settings.refunds.payout_account}")
 
 
+def check_shopify_api_version(report: Report, connection: Connection, today: date) -> None:
+    """Warn when the connection's Admin API version is outside Shopify's support window: Shopify
+    then serves the oldest supported version instead (or does not know a future one)."""
+    version = connection.api_version or DEFAULT_API_VERSION
+    origin = "set in the secret" if connection.api_version else "the default"
+    name = f"connection {connection.id} api_version"
+    support = api_version_support(version, today)
+    target = recommended_api_version(today)
+    fix = f"Set 'api_version' in the connection secret '{connection.id}' to \"{target}\""
+    fix += (
+        " (Shopify's release notes list what changed)."
+        if connection.api_version
+        else " (this release's default has aged out: update the product too)."
+    )
+    if support.status == "supported":
+        report.add("ok", name, f"{version} ({origin}), supported until at least {support.supported_until.isoformat()}")
+    elif support.status == "unsupported":
+        report.add(
+            "warn",
+            name,
+            f"{version} ({origin}) is out of Shopify's support window since {support.supported_until.isoformat()} "
+            "(12 months after its release): Shopify answers with the oldest supported version instead",
+            fix,
+        )
+    else:
+        report.add(
+            "warn",
+            name,
+            f"{version} ({origin}) is not released yet (today is {today.isoformat()}): Shopify does not know it",
+            fix,
+        )
+
+
+def check_shopify_token(report: Report, name: str, client: ShopifyClient, deadline: Deadline) -> bool:
+    """For a Dev Dashboard app: exchange the client credentials for a token now. False when refused
+    (reported with the fix; the API checks that follow would only repeat it)."""
+    check = f"{name} token exchange"
+    try:
+        token = client.obtain_token(deadline=deadline, fresh=True)
+    except SyncError as exc:
+        report.add("FAIL", check, exc.message, exc.fix)
+        return False
+    if token is None:
+        return True
+    granted = token.scopes | {"read_" + s.removeprefix("write_") for s in token.scopes if s.startswith("write_")}
+    hours = token.expires_in / 3600
+    report.add("ok", check, f"Admin API token obtained (valid {hours:.0f} h); scopes {', '.join(sorted(token.scopes))}")
+    missing = [f"{s} ({what})" for s, what in REQUIRED_SCOPES.items() if s not in granted]
+    if missing:
+        report.add("warn", f"{name} scopes", f"the app lacks {'; '.join(missing)}", f"{SCOPES_STEP}.")
+    return True
+
+
 def check_connection(
-    report: Report, label: str, load: Callable[[], Connection | None], deadline: Deadline
+    report: Report,
+    label: str,
+    load: Callable[[], Connection | None],
+    deadline: Deadline,
+    today: date | None = None,
 ) -> Connection | None:
     name = f"connection {label}"
     try:
@@ -562,8 +632,12 @@ def check_connection(
         report.add("FAIL", name, "its secret disappeared while the doctor ran", "Run the doctor again.")
         return None
     name = f"connection {connection.id} ({connection.channel} {connection.store})"
+    if connection.channel == "shopify":
+        check_shopify_api_version(report, connection, today or datetime.now(UTC).date())
     try:
         client = client_for(connection, backoff=Backoff(base_s=0.25, cap_s=2.0, max_attempts=3), read_timeout_s=20)
+        if isinstance(client, ShopifyClient) and not check_shopify_token(report, name, client, deadline):
+            return connection
         hooks = client.list_webhooks(deadline=deadline)
     except ChannelAuthError as exc:
         report.error(name, exc, "credentials refused: ")
@@ -591,7 +665,8 @@ def check_connection(
 # --- main ------------------------------------------------------------------------------------
 
 
-def run(inputs: Inputs, out: TextIO, *, timeout_s: float = 120.0) -> Report:
+def run(inputs: Inputs, out: TextIO, *, timeout_s: float = 120.0, today: date | None = None) -> Report:
+    """`today` (default: the UTC date) dates the Shopify API version check."""
     report = Report(out)
     deadline = Deadline.after(timeout_s)
 
@@ -641,7 +716,7 @@ def run(inputs: Inputs, out: TextIO, *, timeout_s: float = 120.0) -> Report:
             f"none found ({inputs.connections_source})",
             "Create one secret per store (README 'Channel setup').",
         )
-    loaded = [check_connection(report, label, load, deadline) for label, load in inputs.connections]
+    loaded = [check_connection(report, label, load, deadline, today) for label, load in inputs.connections]
     if settings is not None:
         check_numbering(report, settings, [c.id for c in loaded if c is not None])
         check_refund_payouts(report, settings)
@@ -650,13 +725,19 @@ def run(inputs: Inputs, out: TextIO, *, timeout_s: float = 120.0) -> Report:
     return report
 
 
+@command
 def main(
-    argv: Sequence[str] | None = None, *, clients: dict[str, Any] | None = None, stdout: TextIO | None = None
+    argv: Sequence[str] | None = None,
+    *,
+    clients: dict[str, Any] | None = None,
+    stdout: TextIO | None = None,
+    today: date | None = None,
 ) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m intacct_sync.cli.doctor",
+        prog="intacct-sync doctor",
         description=(__doc__ or "").split("\n")[0],
         epilog=f"Fixes refer to the {GUIDE} and docs/settings.md.",
+        parents=[common_options(aws=True)],
     )
     parser.add_argument("--stack", help="CloudFormation stack name (reads its secrets and settings)")
     parser.add_argument("--intacct-file", help="Intacct credentials JSON (the secret's content)")
@@ -666,11 +747,14 @@ def main(
     )
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds for the whole run (default 120)")
     args = parser.parse_args(argv)
+    clients = aws_clients(("cloudformation", "secretsmanager", "ssm"), getattr(args, "region", None), clients)
+    if not args.stack and not args.intacct_file and EnvironmentStack.present():  # the local stack's exports
+        args.stack, clients["cloudformation"] = EnvironmentStack.NAME, EnvironmentStack()
     if bool(args.stack) == bool(args.intacct_file):
         parser.error("give either --stack or --intacct-file")
     out = stdout or sys.stdout
-    inputs = _stack_inputs(args.stack, dict(clients or {})) if args.stack else _file_inputs(args)
-    report = run(inputs, out, timeout_s=args.timeout)
+    inputs = _stack_inputs(args.stack, clients) if args.stack else _file_inputs(args)
+    report = run(inputs, out, timeout_s=args.timeout, today=today)
     return 1 if report.failed else 0
 
 

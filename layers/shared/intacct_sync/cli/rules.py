@@ -1,6 +1,6 @@
 """Dry run of the rules and the field map for one channel order: no Intacct, no AWS.
 
-    python -m intacct_sync.cli.rules --settings settings.json --order order.json --channel shopify [--connection ID]
+    intacct-sync rules --settings settings.json --order order.json --channel shopify [--connection ID]
 
 Prints which rules applied and why every other rule did not, the customer match, the
 invoice the sync would create (lines with item, warehouse, location, department, class;
@@ -25,6 +25,7 @@ from typing import Any, TextIO
 
 from intacct_sync.channels import bigcommerce, shopify, woocommerce
 from intacct_sync.channels.errors import InvalidPayload
+from intacct_sync.cli.main import Failure, command, common_options
 from intacct_sync.errors import ConfigurationError, PermanentError
 from intacct_sync.intacct.documents import SalesTransaction
 from intacct_sync.models.connection import Connection
@@ -161,10 +162,17 @@ def describe_parties(found: OrderContacts, out: TextIO) -> None:
         print(f"  contact {contact.contact_name!r}", file=out)
 
 
+@command
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
-    parser = argparse.ArgumentParser(prog="python -m intacct_sync.cli.rules", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="intacct-sync rules",
+        description=__doc__.split("\n")[0],
+        parents=[common_options()],
+        epilog="exit status: 0 done, 1 totals differ, 2 bad settings or arguments, 3 unreadable order, "
+        "4 the order cannot be posted (the reason and the fix are printed)",
+    )
     parser.add_argument("--settings", required=True, type=Path, help="settings JSON file")
     parser.add_argument("--order", required=True, type=Path, help="the channel's order JSON")
     parser.add_argument("--channel", required=True, choices=CHANNELS)
@@ -173,7 +181,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     try:
         settings = load_settings_file(args.settings)
     except ConfigurationError as exc:
-        print(f"error: {exc.message}\nfix: {exc.fix}", file=err)
+        print(Failure(exc.message, exc.fix).line(), file=err)
         return 2
     connection = Connection.model_validate(
         {"id": args.connection or f"dry-run-{args.channel}", "channel": args.channel, "store": "dry-run"}
@@ -182,12 +190,12 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         data = json.loads(args.order.read_bytes())
         order = parse_order(data, args.channel, connection)
     except (OSError, ValueError, InvalidPayload) as exc:
-        print(f"error: cannot read the {args.channel} order in {args.order}: {exc}", file=err)
+        print(Failure(f"cannot read the {args.channel} order in {args.order}: {exc}").line(), file=err)
         return 3
     try:
         return run(settings, order, out)
     except PermanentError as exc:
-        print(f"error: {exc.message}" + (f"\nfix: {exc.fix}" if exc.fix else ""), file=err)
+        print(Failure(exc.message, exc.fix).line(), file=err)
         return 4
 
 

@@ -1,11 +1,13 @@
 """Run the stock push once for one connection, printing the changes (the diff).
 
-    python -m intacct_sync.cli.stock push --connection-file shop.json --intacct-file creds.json \\
+    intacct-sync stock push --connection-file shop.json --intacct-file creds.json \\
         [--settings-file settings.json] [--location WH-EAST=70000000001 ...] \\
-        [--snapshot-file snap.json | --table STATE_TABLE] [--dry-run]
+        [--snapshot-file snap.json | --table STATE_TABLE] [--dry-run] [--region R] [--progress]
 
 Without a snapshot (file or the stack's state table) every figure counts as changed: a real push
 then rewrites them all (absolute figures, so harmless), and a dry run shows the full picture.
+Exit status: 0 done, 1 refused (the error line names the fix), 2 the push stopped before the end
+(the next run resumes) or another error (one line with the fix).
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ import argparse
 import base64
 import json
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
 from intacct_sync.channels.api import client_for
+from intacct_sync.cli.main import Progress, aws_client, command, common_options, explain, note, progress_enabled
 from intacct_sync.cli.webhooks import load_connection
 from intacct_sync.errors import ConfigurationError, SyncError
 from intacct_sync.intacct import IntacctClient, IntacctCredentials
@@ -35,8 +38,14 @@ class FileSnapshotStore:
         self.path = path
         self.items: dict[str, bytes] = {}
         if path.exists():
-            raw = json.loads(path.read_text(encoding="utf-8"))
-            self.items = {k: base64.b64decode(v) for k, v in raw.items()}
+            try:
+                raw = json.loads(path.read_text(encoding="utf-8"))
+                self.items = {k: base64.b64decode(v) for k, v in raw.items()}
+            except (ValueError, AttributeError) as exc:
+                raise ConfigurationError(
+                    f"The snapshot file '{path}' is not one this command wrote ({exc}).",
+                    fix="Delete it (the next push then writes every figure once) or pass another --snapshot-file.",
+                ) from None
 
     def get(self, keys: Sequence[str]) -> dict[str, bytes]:
         return {k: self.items[k] for k in keys if k in self.items}
@@ -48,9 +57,19 @@ class FileSnapshotStore:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m intacct_sync.cli.stock", description=__doc__.split("\n")[0])
+    common = common_options(aws=True, progress=True)
+    parser = argparse.ArgumentParser(
+        prog="intacct-sync stock", description=__doc__.split("\n")[0], parents=[common_options()]
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    push = sub.add_parser("push", help="push changed stock figures to one connection")
+    push = sub.add_parser(
+        "push",
+        help="push changed stock figures to one connection",
+        description="Push the stock figures that changed since the last push to one connection.",
+        epilog="exit status: 0 done, 1 refused (the fix is printed), 2 stopped before the end (the next run "
+        "resumes) or another error",
+        parents=[common],
+    )
     source = push.add_mutually_exclusive_group(required=True)
     source.add_argument("--connection-file", type=Path, help="JSON file with the connection secret's keys")
     source.add_argument("--secret-id", help="the connection's Secrets Manager secret name or ARN")
@@ -113,6 +132,56 @@ def print_report(report: PushReport, out: TextIO, max_lines: int) -> None:
         print(f"stopped: {report.error}", file=out)
 
 
+class _Shown:
+    """Progress of a push on stderr: Intacct on-hand rows read, then stock rows written."""
+
+    def __init__(self, enabled: bool | None, stream: TextIO) -> None:
+        self.reading = Progress("Intacct on-hand rows read", enabled=enabled, stream=stream)
+        self.writing = Progress("stock figures sent to the channel", enabled=enabled, stream=stream)
+        self.enabled = self.reading.enabled
+
+    def close(self) -> None:
+        self.reading.close()
+        self.writing.close()
+
+
+class _CountingReader:
+    """The Intacct client, counting the on-hand rows it hands the push."""
+
+    def __init__(self, client: IntacctClient, shown: Progress) -> None:
+        self.client, self.shown = client, shown
+
+    def item_totals(self, *, deadline: Deadline, item_id: str | None = None, warehouse_id: str | None = None) -> Any:
+        totals = self.client.item_totals(deadline=deadline, item_id=item_id, warehouse_id=warehouse_id)
+        self.shown.update(len(totals))
+        return totals
+
+    def iter_query(
+        self, obj: str, fields: Sequence[str], *, deadline: Deadline, page_size: int = 1000
+    ) -> Iterator[Any]:
+        for record in self.client.iter_query(obj, fields, deadline=deadline, page_size=page_size):
+            self.shown.advance()
+            yield record
+
+
+class _CountingChannel:
+    """The channel client, counting the stock rows written (everything else passes through)."""
+
+    def __init__(self, client: Any, shown: _Shown) -> None:
+        self._client, self._shown = client, shown
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def write_stock(self, batch: Sequence[Any], **kwargs: Any) -> Any:
+        self._shown.reading.close()
+        try:
+            return self._client.write_stock(batch, **kwargs)
+        finally:
+            self._shown.writing.advance(len(batch))
+
+
+@command
 def main(
     argv: Sequence[str] | None = None,
     *,
@@ -124,6 +193,8 @@ def main(
     out = stdout or sys.stdout
     err = stderr or sys.stderr
     args = _parser().parse_args(argv)
+    region: str | None = getattr(args, "region", None)
+    shown = _Shown(progress_enabled(args), err)
     try:
         connection = load_connection(args)
         try:
@@ -134,28 +205,30 @@ def main(
                 fix="Pass --intacct-file with a JSON file of the Intacct secret's keys.",
             ) from None
         intacct = IntacctClient(IntacctCredentials.from_secret(raw, source=f"'{args.intacct_file}'"))
+        note(table=args.table)
         store: SnapshotStore = (
-            DynamoSnapshotStore(args.table)
+            DynamoSnapshotStore(args.table, client=aws_client("dynamodb", region))
             if args.table
             else FileSnapshotStore(args.snapshot_file)
             if args.snapshot_file
             else InMemorySnapshotStore()
         )
         print(f"connection {connection.id} ({connection.channel}, store {connection.store})", file=out)
+        channel = client_for(connection, **client_options)
         report = push_connection(
             connection,
-            intacct,
-            client_for(connection, **client_options),
+            _CountingReader(intacct, shown.reading) if shown.enabled else intacct,
+            _CountingChannel(channel, shown) if shown.enabled else channel,
             store,
             _settings(args, connection.id),
             deadline=Deadline.after(args.timeout),
             dry_run=args.dry_run,
         )
     except SyncError as exc:
-        print(f"error: {exc.message}", file=err)
-        if exc.fix:
-            print(f"fix: {exc.fix}", file=err)
+        print(explain(exc).line(), file=err)
         return 1
+    finally:
+        shown.close()
     print_report(report, out, args.max_lines)
     return 0 if report.complete else 2
 

@@ -1,14 +1,15 @@
 """Register and list a store's webhook subscriptions through the channel's API.
 
-    python -m intacct_sync.cli.webhooks register --connection-file shop.json \\
+    intacct-sync webhooks register --connection-file shop.json \\
         --url https://<api>/webhooks/<connection id> [--dry-run] [--topic T ...]
-    python -m intacct_sync.cli.webhooks list --connection-file shop.json
-    python -m intacct_sync.cli.webhooks list --secret-id <prefix><connection id>   # deployed
+    intacct-sync webhooks list --connection-file shop.json
+    intacct-sync webhooks list --secret-id <prefix><connection id> [--region R]   # deployed
 
 The connection JSON holds the same keys as the connection secret (README 'Channel setup').
 `register` is idempotent: it creates what is missing, re-activates what the channel disabled,
 leaves what is right, and reports other subscriptions on the same URL (it never deletes).
-Exit status: 0 done, 1 the channel or the configuration refused (the fix is printed), 2 usage.
+Exit status: 0 done, 1 the channel or the configuration refused (the fix is printed), 2 usage
+or another error (one line with the fix).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from intacct_sync.channels.api import DEFAULT_WEBHOOK_TOPICS, EnsureResult, WebhookSubscription, client_for
+from intacct_sync.cli.main import aws_client, command, common_options, explain, note
 from intacct_sync.connections import parse_connection, secret_string
 from intacct_sync.errors import ConfigurationError, SyncError
 from intacct_sync.models.connection import Connection
@@ -28,19 +30,21 @@ from intacct_sync.retry import Deadline
 
 
 def _parser() -> argparse.ArgumentParser:
+    common = common_options(aws=True)
     parser = argparse.ArgumentParser(
-        prog="python -m intacct_sync.cli.webhooks",
+        prog="intacct-sync webhooks",
         description="Register or list a store's webhook subscriptions.",
+        parents=[common],
     )
     commands = parser.add_subparsers(dest="command", required=True)
     for name, help_text in (
         ("register", "subscribe the order topics to a URL (idempotent)"),
         ("list", "list the store's webhook subscriptions"),
     ):
-        cmd = commands.add_parser(name, help=help_text)
+        cmd = commands.add_parser(name, help=help_text, description=help_text, parents=[common])
         source = cmd.add_mutually_exclusive_group(required=True)
         source.add_argument("--connection-file", type=Path, help="connection JSON (the secret's keys)")
-        source.add_argument("--secret-id", help="Secrets Manager secret holding the connection")
+        source.add_argument("--secret-id", help="Secrets Manager secret holding the connection (see --region)")
         cmd.add_argument("--timeout", type=float, default=120.0, help="seconds for the whole command")
         if name == "register":
             cmd.add_argument("--url", required=True, help="the stack's https://.../webhooks/<connection id>")
@@ -67,26 +71,16 @@ def load_connection(args: argparse.Namespace, *, secrets_client: Any = None) -> 
             ) from None
         return parse_connection(_connection_id(raw, default=path.stem), raw, source=f"Connection file '{path}'")
     name: str = args.secret_id
-    if secrets_client is None:
-        import boto3  # noqa: PLC0415 - only the deployed variant needs boto3
-
-        secrets_client = boto3.client("secretsmanager")
+    note(secret=name)
     from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
 
     try:
+        if secrets_client is None:  # only the deployed variant needs boto3
+            secrets_client = aws_client("secretsmanager", getattr(args, "region", None))
         raw = secret_string(secrets_client.get_secret_value(SecretId=name), name)
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "error")
-        raise ConfigurationError(
-            f"Secrets Manager refused to read '{name}' ({code}).",
-            fix="Check the secret name (the stack's connection prefix + the connection id), the region "
-            "(AWS_REGION) and that your credentials may call secretsmanager:GetSecretValue on it.",
-        ) from None
-    except BotoCoreError as exc:
-        raise ConfigurationError(
-            f"Secrets Manager could not be reached ({type(exc).__name__}).",
-            fix="Check your AWS credentials and region.",
-        ) from None
+    except (ClientError, BotoCoreError) as exc:
+        failure = explain(exc)  # names the secret, the region, the missing permission or credentials
+        raise ConfigurationError(f"cannot read the connection secret: {failure.message}", fix=failure.fix) from None
     return parse_connection(_connection_id(raw, default=name.rsplit("/", 1)[-1]), raw, source=f"Secret '{name}'")
 
 
@@ -130,6 +124,7 @@ def print_result(result: EnsureResult, out: TextIO) -> None:
         )
 
 
+@command
 def main(
     argv: Sequence[str] | None = None,
     *,
@@ -165,9 +160,7 @@ def main(
         print(f"url {url}", file=out)
         result = client.ensure_webhooks(url, topics, secret=secret, deadline=deadline, dry_run=args.dry_run)
     except SyncError as exc:
-        print(f"error: {exc.message}", file=err)
-        if exc.fix:
-            print(f"fix: {exc.fix}", file=err)
+        print(explain(exc).line(), file=err)
         return 1
     print_result(result, out)
     return 0

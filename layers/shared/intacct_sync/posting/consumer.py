@@ -7,7 +7,7 @@
   backlog becomes a few Intacct requests carrying several orders each.
 - A permanent failure is parked: the message is copied to the dead-letter queue with its reason
   (message attributes) and reported done, so it stops blocking its group; the ledger says why.
-  `python -m intacct_sync.cli.ops replay` moves parked messages back after the fix.
+  `intacct-sync ops replay` moves parked messages back after the fix.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-REPLAY = "then replay: python -m intacct_sync.cli.ops replay --queue {queue}"
+REPLAY = "then replay: intacct-sync ops replay --queue {queue}"
 
 _RULES: tuple[tuple[re.Pattern[str], str, str], ...] = (
     (

@@ -522,7 +522,7 @@ class OrderPoster:
                 f"a deletion notice for order {entry.order_number or entry.order_id} cannot be confirmed: "
                 "no channel API is configured for this consumer",
                 fix="Deletions are confirmed through the channel API before an invoice is deleted, closed or "
-                "credited: check the connection's API credentials (python -m intacct_sync.cli.doctor), then replay.",
+                "credited: check the connection's API credentials (intacct-sync doctor), then replay.",
             )
         try:
             fetched = self.fetch_order(event, deadline)

@@ -287,7 +287,7 @@ class BaseChannelClient(ABC):
             "webhooks ensured",
             extra={
                 "channel": self.spec.channel,
-                "connection": self._connection.id,
+                "connection_id": self._connection.id,
                 "kept": len(plan.keep),
                 # Not "created": that is a LogRecord attribute and logging refuses to overwrite it.
                 "webhooks_created": len(created),

@@ -15,6 +15,11 @@ Contract of `ChannelHttp.request`:
   store, not per client).
 - Redirects are not followed: a custom auth header (X-Shopify-Access-Token, X-Auth-Token) would
   be sent to wherever the redirect points. A 3xx is a `ChannelRequestError` naming the new host.
+  The same holds for an unauthenticated request carrying a secret in its body (Shopify's token
+  request with the client secret): it goes to the same base URL, never follows a redirect.
+- Tokens the client obtains itself (`TokenAuth`, Shopify's client credentials grant) are asked
+  for before each attempt (the provider caches them); a 401 makes the provider forget the token
+  that was refused, and the request is sent once more with a new one, exactly once.
 - Logs carry method, path *template*, status, attempt and milliseconds; never a query value, a
   header value, a body or a secret. Messages quoted from the channel are redacted of every known
   secret and truncated.
@@ -32,8 +37,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
-from typing import Any, Final
-from urllib.parse import parse_qsl, quote, urlsplit
+from typing import Any, Final, Protocol
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 import requests
 
@@ -400,6 +405,17 @@ def error_for_status(
 # The session and the client
 
 
+def _encode_body(json_body: object, form_body: Mapping[str, str] | None) -> tuple[bytes | None, str | None]:
+    """(body, Content-Type) of a request: JSON, form-encoded, or none."""
+    if json_body is not None and form_body is not None:
+        raise ValueError("json_body and form_body are exclusive")
+    if form_body is not None:
+        return urlencode(dict(form_body)).encode(), "application/x-www-form-urlencoded"
+    if json_body is not None:
+        return json.dumps(json_body, default=str).encode(), "application/json"
+    return None, None
+
+
 _SHARED: requests.Session | None = None
 _SHARED_LOCK = threading.Lock()
 
@@ -425,6 +441,30 @@ Check = Callable[[ChannelResponse], float | None]
 """Inspects a 2xx answer; returns None when fine, or seconds to wait when it is a throttled
 answer in disguise (Shopify GraphQL THROTTLED): the request is then retried like a 429."""
 
+Refine = Callable[[int, Any, Exception], Exception]
+"""(status, decoded body, the typed error) -> the error to raise instead: lets a caller give
+an endpoint's refusals their own message and fix (Shopify's token endpoint). Whatever it quotes
+from the body it must redact (`ChannelHttp.redact`)."""
+
+
+class TokenAuth(Protocol):
+    """Auth headers from a token the client obtains and renews itself (Shopify's client
+    credentials grant), instead of fixed `auth_headers`."""
+
+    def headers(self, http: ChannelHttp, deadline: Deadline) -> Mapping[str, str]:
+        """The auth headers for the next attempt; obtains a token (through `http`, unauthenticated)
+        when no valid one is cached. Raises the typed error when the channel refuses to issue one."""
+        ...
+
+    def renew(self, refused: Mapping[str, str]) -> None:
+        """The channel answered 401 to a request sent with `refused`: forget that token, so the
+        next `headers` obtains a new one (unless another request already did)."""
+        ...
+
+    def secrets(self) -> Iterable[str]:
+        """Values never to be quoted (the client secret, the tokens issued)."""
+        ...
+
 
 class ChannelHttp:
     """HTTP for one connection: base URL, auth headers, rate-limit rules, retries."""
@@ -448,9 +488,11 @@ class ChannelHttp:
         sleep: Callable[[float], None] = time.sleep,
         min_attempt_s: float = 0.5,
         pacer: Pacer = PROCESS_PACER,
+        token_auth: TokenAuth | None = None,
     ) -> None:
         """A retry (or a quota pause) starts only if at least `min_attempt_s` of the deadline
-        would remain for the request itself."""
+        would remain for the request itself. `token_auth` adds the headers of a token obtained by
+        the client (see `TokenAuth`) to every authenticated request."""
         self.channel = channel
         self.connection_id = connection_id
         self.base_url = base_url.rstrip("/")
@@ -467,13 +509,18 @@ class ChannelHttp:
         self.sleep = sleep
         self.min_attempt_s = min_attempt_s
         self.pacer = pacer
+        self.token_auth = token_auth
         self.requests_sent = 0
 
     def __repr__(self) -> str:  # never the auth headers
         return f"ChannelHttp({self.channel!r}, connection={self.connection_id!r}, base_url={self.base_url!r})"
 
+    def _all_secrets(self, extra: Iterable[str] = ()) -> tuple[str, ...]:
+        dynamic = tuple(self.token_auth.secrets()) if self.token_auth is not None else ()
+        return (*self._secrets, *dynamic, *(s for s in extra if s))
+
     def redact(self, text: str) -> str:
-        return quoted(text, self._secrets)
+        return quoted(text, self._all_secrets())
 
     def hold(self, seconds: float) -> None:
         """Make the next request to this store wait `seconds` (a quota the caller computed)."""
@@ -488,13 +535,19 @@ class ChannelHttp:
         path_params: Mapping[str, str | int] | None = None,
         params: Mapping[str, str | int] | None = None,
         json_body: object = None,
+        form_body: Mapping[str, str] | None = None,
         idempotent: bool | None = None,
         check: Check | None = None,
+        authenticate: bool = True,
+        refine: Refine | None = None,
     ) -> ChannelResponse:
         """Send one request (with retries); returns the 2xx answer or raises a typed error.
 
         `path` is a template (`/v2/orders/{order_id}`) filled from `path_params`; the template is
-        what is logged. `idempotent` defaults by method (POST: False).
+        what is logged. `idempotent` defaults by method (POST: False). `form_body` is sent
+        form-encoded instead of `json_body`. `authenticate=False` sends no auth header and no
+        token (the request that obtains a token); bodies are never logged. `refine` may replace
+        the typed error of a non-2xx answer (see `Refine`).
         """
         method = method.upper()
         safe = method in _IDEMPOTENT_METHODS if idempotent is None else idempotent
@@ -507,22 +560,31 @@ class ChannelHttp:
                 channel=self.channel,
                 fix="the id comes from a channel payload or the ledger; it must be the channel's own id",
             ) from None
-        ctx = CallContext(self.channel, self.connection_id, method, path, self.auth_fix, self._secrets)
-        body = None if json_body is None else json.dumps(json_body, default=str).encode()
+        ctx = CallContext(self.channel, self.connection_id, method, path, self.auth_fix, self._all_secrets())
+        body, content_type = _encode_body(json_body, form_body)
+        renewed = False
         attempt = 0
         while True:
             attempt += 1
             self._wait_for_quota(ctx, deadline)
+            auth = self._auth_for(deadline) if authenticate else {}
+            ctx = CallContext(
+                self.channel, self.connection_id, method, path, self.auth_fix, self._all_secrets(auth.values())
+            )
             try:
                 response = self._send_once(
                     method,
                     url,
                     params=params,
                     body=body,
+                    content_type=content_type,
+                    auth_headers=auth,
+                    basic_auth=self._basic_auth if authenticate else None,
                     ctx=ctx,
                     deadline=deadline,
                     attempt=attempt,
                     idempotent=safe,
+                    refine=refine,
                 )
                 if check is not None:
                     throttled_for = check(response)
@@ -533,6 +595,17 @@ class ChannelHttp:
                             status=response.status,
                             retry_after_s=throttled_for,
                         )
+            except ChannelAuthError as exc:
+                # A token obtained by the client may have been revoked or expired early: a 401
+                # means nothing was done, so the request is sent once more with a new token.
+                if renewed or exc.status != 401 or self.token_auth is None or not authenticate:
+                    raise
+                renewed = True
+                log.info(
+                    "channel refused the token; renewing it and retrying once",
+                    extra={"channel": self.channel, "connection_id": self.connection_id, "path": path},
+                )
+                self.token_auth.renew(auth)
             except ChannelTransientError as exc:
                 if not exc.retryable:
                     raise
@@ -555,6 +628,13 @@ class ChannelHttp:
             else:
                 return response
 
+    def _auth_for(self, deadline: Deadline) -> dict[str, str]:
+        """The auth headers of the next attempt: the fixed ones plus a token's (obtained if needed)."""
+        auth = dict(self._auth_headers)
+        if self.token_auth is not None:
+            auth.update(self.token_auth.headers(self, deadline))
+        return auth
+
     def _wait_for_quota(self, ctx: CallContext, deadline: Deadline) -> None:
         wait = self.pacer.wait_s(self.pace_key)
         if wait <= 0:
@@ -574,17 +654,21 @@ class ChannelHttp:
         *,
         params: Mapping[str, str | int] | None,
         body: bytes | None,
+        content_type: str | None,
+        auth_headers: Mapping[str, str],
+        basic_auth: tuple[str, str] | None,
         ctx: CallContext,
         deadline: Deadline,
         attempt: int,
         idempotent: bool,
+        refine: Refine | None = None,
     ) -> ChannelResponse:
         remaining = deadline.remaining()
         if remaining <= 0:
             raise ChannelTransientError(f"{ctx.what} not sent: no time left before the deadline", channel=self.channel)
-        headers = {"Accept": "application/json", "User-Agent": USER_AGENT, **self._auth_headers}
-        if body is not None:
-            headers["Content-Type"] = "application/json"
+        headers = {"Accept": "application/json", "User-Agent": USER_AGENT, **auth_headers}
+        if body is not None and content_type is not None:
+            headers["Content-Type"] = content_type
         started = time.monotonic()
         status: int | None = None
         try:
@@ -596,7 +680,7 @@ class ChannelHttp:
                     params=dict(params) if params else None,
                     data=body,
                     headers=headers,
-                    auth=self._basic_auth,
+                    auth=basic_auth,
                     timeout=(min(self.connect_timeout_s, remaining), min(self.read_timeout_s, remaining)),
                     allow_redirects=False,
                     stream=True,
@@ -619,7 +703,7 @@ class ChannelHttp:
                 "channel request",
                 extra={
                     "channel": self.channel,
-                    "connection": self.connection_id,
+                    "connection_id": self.connection_id,
                     "method": method,
                     "path": ctx.path,
                     "status": status,
@@ -635,7 +719,7 @@ class ChannelHttp:
         data = self._decode(content, status, ctx)
         error = error_for_status(status, resp_headers, data, ctx, idempotent=idempotent, rules=self.rules)
         if error is not None:
-            raise error
+            raise (refine(status, data, error) if refine is not None else error)
         return ChannelResponse(status, resp_headers, data)
 
     @staticmethod
