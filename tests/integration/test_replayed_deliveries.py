@@ -40,11 +40,18 @@ PAID_WOO_ORDER = 727
 
 
 class ListQueue:
+    """The FIFO queues as the intake sees them: a message whose dedup id (the event id) was sent
+    before is dropped (SQS does so for 5 minutes; these tests run within them)."""
+
     def __init__(self) -> None:
         self.events: list[CanonicalEvent] = []
+        self.sent: set[str] = set()
 
     def publish(self, events: Sequence[CanonicalEvent]) -> None:
-        self.events.extend(events)
+        for e in events:
+            if e.event_id not in self.sent:
+                self.sent.add(e.event_id)
+                self.events.append(e)
 
     def take(self) -> list[CanonicalEvent]:
         out, self.events = self.events, []

@@ -261,6 +261,29 @@ def test_the_webhooks_cli_refuses_a_binary_connection_secret_with_the_fix() -> N
     assert "SecretBinary" in caught.value.message and "--secret-string" in (caught.value.fix or "")
 
 
+def test_the_cli_takes_the_connection_id_from_the_secret_name_also_when_given_its_arn() -> None:
+    """An ARN ends in Secrets Manager's random suffix (`shop-AbC123`): the id is the name's last part,
+    as the deployed stack reads it; an `id` inside that differs is refused, as the stack refuses it."""
+    import argparse
+
+    import boto3
+    from moto import mock_aws
+
+    from intacct_sync.cli.webhooks import load_connection
+
+    with mock_aws():
+        client = boto3.client("secretsmanager", region_name="eu-west-1")
+        data = {"channel": "woocommerce", "store": "https://shop.example", "webhook_secret": "w" * 20}
+        arn = client.create_secret(Name="intacct-sync/dev/connections/shop", SecretString=json.dumps(data))["ARN"]
+        assert not arn.endswith("/shop")
+        args = argparse.Namespace(connection_file=None, secret_id=arn)
+        assert load_connection(args, secrets_client=client).id == "shop"
+        client.put_secret_value(SecretId=arn, SecretString=json.dumps({**data, "id": "other"}))
+        with pytest.raises(ConfigurationError) as caught:
+            load_connection(args, secrets_client=client)
+        assert "says its id is not 'shop'" in caught.value.message
+
+
 def test_the_doctor_reports_a_binary_intacct_secret_with_the_fix() -> None:
     from intacct_sync.cli.doctor import _stack_inputs
 

@@ -195,14 +195,38 @@ def parse_datetime(value: object, path: str, *, naive_is_utc: bool) -> datetime:
         raise InvalidPayload("date-time out of range", path=path) from None
 
 
+type _Where = tuple[str | _Where, str, int]
+"""A path not spelled out yet: (the parent's path or recipe, array key, index)."""
+
+
+def _spell(where: str | _Where) -> str:
+    if isinstance(where, str):
+        return where
+    parent, key, index = where
+    return f"{_spell(parent)}.{key}[{index}]"
+
+
 class Node:
-    """A JSON object with its path; typed getters raise InvalidPayload naming the field."""
+    """A JSON object with its path; typed getters raise InvalidPayload naming the field.
 
-    __slots__ = ("path", "raw")
+    Read-only: the array of objects under a key is made once per node, however many parts of an
+    adapter read it (Shopify walks the line items for the lines, the duties and the discounts),
+    and the path of an array element is only spelled out when something asks for it (an error)."""
 
-    def __init__(self, raw: dict[str, Any], path: str) -> None:
+    __slots__ = ("_arrays", "_where", "raw")
+
+    def __init__(self, raw: dict[str, Any], path: str | _Where) -> None:
         self.raw = raw
-        self.path = path
+        self._where = path
+        self._arrays: dict[str, list[Node]] | None = None
+
+    @property
+    def path(self) -> str:
+        where = self._where
+        if isinstance(where, str):
+            return where
+        self._where = spelled = _spell(where)
+        return spelled
 
     def at(self, key: str) -> str:
         return f"{self.path}.{key}"
@@ -218,33 +242,37 @@ class Node:
 
         Ids are refused, never cleaned: printable characters without spaces (which also keeps out
         everything SQS and Intacct XML cannot carry), and never '.' or '..' (path segments)."""
-        value = self.raw.get(key)
-        if isinstance(value, int) and not isinstance(value, bool):
+        return self._id(key, self.raw.get(key))
+
+    def _id(self, key: str, value: object) -> str:
+        if type(value) is int or (isinstance(value, int) and not isinstance(value, bool)):
             return str(value)
-        if isinstance(value, str) and value.strip() and len(value) <= 255:
+        if isinstance(value, str) and len(value) <= 255:
             text = value.strip()
-            if text in (".", "..") or not text.isprintable() or " " in text:
-                raise InvalidPayload(
-                    "expected an id: printable characters without spaces, not '.' or '..'", path=self.at(key)
-                )
-            return text
+            if text:
+                if text in (".", "..") or not text.isprintable() or " " in text:
+                    raise InvalidPayload(
+                        "expected an id: printable characters without spaces, not '.' or '..'", path=self.at(key)
+                    )
+                return text
         raise InvalidPayload(f"expected an id (string or integer), got {_kind(value)}", path=self.at(key))
 
     def opt_id(self, key: str) -> str | None:
         value = self.raw.get(key)
         if value in (None, "", 0):
             return None
-        return self.id(key)
+        return self._id(key, value)
 
     def text(self, key: str, *, max_len: int = 4000) -> str | None:
         """Optional text: null and blank become None; numbers are accepted as text."""
         value = self.raw.get(key)
         if value is None:
             return None
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            value = str(value)
-        if not isinstance(value, str):
-            raise InvalidPayload(f"expected a string, got {_kind(value)}", path=self.at(key))
+        if type(value) is not str:
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                value = str(value)
+            if not isinstance(value, str):
+                raise InvalidPayload(f"expected a string, got {_kind(value)}", path=self.at(key))
         value = value.strip()
         if len(value) > max_len:
             raise InvalidPayload(f"longer than {max_len} characters", path=self.at(key))
@@ -269,6 +297,28 @@ class Node:
             return to_decimal(value)
         except (ValueError, TypeError) as exc:
             raise InvalidPayload(f"expected a decimal number ({exc}), got {_kind(value)}", path=self.at(key)) from None
+
+    def total(self, key: str, field: str) -> Decimal:
+        """The sum of `field` over the objects of the array `key` (0 when there are none)."""
+        items = self.raw.get(key)
+        if type(items) is list:
+            # The usual shape, summed straight from the JSON; anything else (or a value that does
+            # not parse) goes the way below, which names the field at fault.
+            result = ZERO
+            for item in items:
+                value = item.get(field) if type(item) is dict else None
+                if type(value) is not str and type(value) is not int:
+                    break
+                try:
+                    result += to_decimal(value)
+                except ValueError:
+                    break
+            else:
+                return result
+        result = ZERO
+        for node in self.objects(key):
+            result += node.decimal(field)
+        return result
 
     def opt_decimal(self, key: str, default: Decimal = ZERO) -> Decimal:
         value = self.raw.get(key)
@@ -328,22 +378,39 @@ class Node:
         return as_object(value, self.at(key))
 
     def objects(self, key: str) -> list[Node]:
-        """An optional array of objects (null or missing -> [])."""
+        """An optional array of objects (null or missing -> []). The same list on every call: do
+        not change it."""
+        arrays = self._arrays
+        if arrays is None:
+            arrays = self._arrays = {}
+        else:
+            found = arrays.get(key)
+            if found is not None:
+                return found
         value = self.raw.get(key)
         if value is None:
-            return []
-        if not isinstance(value, list):
+            nodes: list[Node] = []
+        elif not isinstance(value, list):
             raise InvalidPayload(f"expected an array, got {_kind(value)}", path=self.at(key))
-        return [as_object(item, f"{self.at(key)}[{i}]") for i, item in enumerate(value)]
+        else:
+            nodes = []
+            for i, item in enumerate(value):
+                if not isinstance(item, dict):
+                    raise InvalidPayload(f"expected an object, got {_kind(item)}", path=f"{self.at(key)}[{i}]")
+                # The parent's path (or the recipe for it), not the parent: no reference cycle.
+                nodes.append(Node(item, (self._where, key, i)))
+        arrays[key] = nodes
+        return nodes
 
 
 # ---------------------------------------------------------------------------------------------
 # Building canonical models and event ids
 
 
-def build[M: BaseModel](model: type[M], path: str, /, **fields: Any) -> M:
+def build[M: BaseModel](model: type[M], where: str | Node, /, **fields: Any) -> M:
     """Construct a canonical model; a validation failure becomes an InvalidPayload naming the
-    field (values are never echoed: models hide input in errors).
+    field (values are never echoed: models hide input in errors). `where` is the path of the JSON
+    the model comes from, or its Node (whose path is then only spelled out for an error).
 
     Every adapter builds through here, so this is where a channel's order id is checked against
     the channel's id format (`order_id_problem`) before it can reach a queue or an API path."""
@@ -351,17 +418,20 @@ def build[M: BaseModel](model: type[M], path: str, /, **fields: Any) -> M:
     if isinstance(channel, str) and isinstance(order_id, str):
         problem = order_id_problem(channel, order_id)
         if problem is not None:
+            path = where if isinstance(where, str) else where.path
             raise InvalidPayload(f"{problem}; got one that is not", path=f"{path}.order_id")
     try:
-        return model(**fields)
+        # What `model(**fields)` runs, without BaseModel.__init__'s frame and a copy of `fields`.
+        return model.__pydantic_validator__.validate_python(fields)  # type: ignore[no-any-return]
     except ValidationError as exc:
+        path = where if isinstance(where, str) else where.path
         first = exc.errors(include_url=False, include_input=False)[0]
         parts = [str(part) for part in first["loc"]]
         field_name = (first.get("ctx") or {}).get("field")
-        if isinstance(field_name, str):  # the text guard of a model names its field in ctx
+        if isinstance(field_name, str):  # a model's input check (text, amounts) names its field in ctx
             parts.append(field_name)
-        where = ".".join(parts)
-        raise InvalidPayload(first["msg"], path=f"{path}.{where}" if where else path) from None
+        field_path = ".".join(parts)
+        raise InvalidPayload(first["msg"], path=f"{path}.{field_path}" if field_path else path) from None
 
 
 def event_id(*parts: str) -> str:
@@ -406,6 +476,10 @@ class ChannelSpec:
     """Headers naming the delivery (logged, not the dedup key unless said)."""
     topics: Mapping[str, str] = field(default_factory=dict)
     """Topic -> handler kind; topics not listed are accepted and ignored."""
+    retry_seconds: int | None = None
+    """How long the channel keeps retrying a delivery that got no 2xx answer (None: it never
+    retries). Until then a delivery that died after its claim is the channel's to retry, so the
+    reconcile poll does not send its events again (`intake.pipeline`)."""
 
 
 class ChannelAdapter:

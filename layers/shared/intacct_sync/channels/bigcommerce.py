@@ -104,6 +104,7 @@ SPEC: Final = ChannelSpec(
         ),
         "reference",
     ),
+    retry_seconds=48 * 3600,  # 11 retries over about 48 hours
 )
 
 INCOMPLETE: Final = 0

@@ -98,6 +98,7 @@ SPEC: Final = ChannelSpec(
         "refunds/create": _REFUND,
         "order_transactions/create": _TRANSACTION,
     },
+    retry_seconds=4 * 3600,  # 8 tries over 4 hours (reference/channels.md)
 )
 
 _TRIGGERED_AT: Final = ("x-shopify-triggered-at", "shopify-triggered-at")
@@ -302,7 +303,9 @@ def _order(n: Node, connection: Connection) -> Order:
         shipping_lines=shipping_lines,
         discounts=discounts,
         taxes_included=n.flag("taxes_included"),
-        subtotal=n.opt_decimal("subtotal_price", sum((line.net for line in lines), ZERO)),
+        subtotal=n.decimal("subtotal_price")
+        if n.get("subtotal_price") not in (None, "")
+        else sum((x.net for x in lines), ZERO),
         total_tax=n.opt_decimal("total_tax"),
         total_shipping=total_shipping,
         total_discount=n.opt_decimal("total_discounts"),
@@ -379,11 +382,11 @@ def _customer(n: Node, customer: Node | None, billing: Address | None, shipping:
 
 
 def _allocations(n: Node) -> Decimal:
-    return sum((a.decimal("amount") for a in n.objects("discount_allocations")), ZERO)
+    return n.total("discount_allocations", "amount")
 
 
 def _tax_lines(n: Node) -> Decimal:
-    return sum((t.decimal("price") for t in n.objects("tax_lines")), ZERO)
+    return n.total("tax_lines", "price")
 
 
 def _refunded_quantities(n: Node) -> dict[str, Decimal]:
@@ -401,20 +404,23 @@ def _line(n: Node, refunded: Mapping[str, Decimal]) -> OrderLine:
     order edits) plus the units refunded, which stay on the invoice and are credited by the
     refund's credit memo. Removed units leave the invoice with their share of the line's
     discount and tax."""
+    line_id = n.id("id")
     ordered = n.decimal("quantity")
     quantity = ordered
-    if n.has("current_quantity"):
-        quantity = min(ordered, n.decimal("current_quantity") + refunded.get(n.id("id"), ZERO))
-    share = quantity / ordered if ordered else ZERO
+    current = n.get("current_quantity")
+    # The usual line, untouched since it was ordered, needs no second parse: min() would give `ordered`.
+    if current is not None and not (type(current) is int and current == n.get("quantity") and line_id not in refunded):
+        quantity = min(ordered, n.decimal("current_quantity") + refunded.get(line_id, ZERO))
     price = n.decimal("price")
     discount = _allocations(n) if n.has("discount_allocations") else n.opt_decimal("total_discount")
     tax = _tax_lines(n)
     if quantity != ordered:
+        share = quantity / ordered if ordered else ZERO
         discount, tax = discount * share, tax * share
     return build(
         OrderLine,
-        n.path,
-        line_id=n.id("id"),
+        n,
+        line_id=line_id,
         kind="gift_card" if n.flag("gift_card") else "product",
         sku=n.text("sku"),
         name=n.text("name") or n.text("title") or "(no title)",
@@ -453,6 +459,8 @@ def _duties(n: Node, lines: tuple[OrderLine, ...]) -> tuple[OrderLine, ...]:
     on_order = {line.line_id: line for line in lines if line.quantity > 0}
     found: list[OrderLine] = []
     for item in n.objects("line_items"):
+        if item.get("duties") in (None, []):  # nearly every line: nothing to read
+            continue
         line = on_order.get(item.id("id")) if item.has("id") else None
         if line is None:
             continue

@@ -61,7 +61,7 @@ from intacct_sync.models.events import (
     PaymentEvent,
     RefundEvent,
 )
-from intacct_sync.models.money import ZERO
+from intacct_sync.models.money import ZERO, decimal_places
 from intacct_sync.models.order import (
     Address,
     Cancellation,
@@ -95,6 +95,7 @@ SPEC: Final = ChannelSpec(
         "order.restored": _ORDER,
         "order.deleted": _DELETE,
     },
+    retry_seconds=None,  # WooCommerce never retries a failed delivery
 )
 
 NOT_PLACED: Final = frozenset({"pending", "failed", "checkout-draft", "draft", "auto-draft", "trash"})
@@ -439,8 +440,7 @@ def _unit_price(subtotal: Decimal, quantity: Decimal) -> Decimal:
     if quantity == 0:
         return subtotal
     unit = subtotal / quantity
-    exponent = unit.as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -6:
+    if decimal_places(unit) > 6:
         # Not exact (10.00 / 3): keep 6 places; `subtotal` stays the exact figure to post.
         unit = unit.quantize(_UNIT_PRICE_PLACES, rounding=ROUND_HALF_UP)
     return unit
@@ -453,7 +453,7 @@ def _line(n: Node) -> OrderLine:
     tax = n.opt_decimal("total_tax")
     return build(
         OrderLine,
-        n.path,
+        n,
         line_id=n.id("id"),
         sku=n.text("sku", max_len=255),
         name=n.text("name") or "(no name)",

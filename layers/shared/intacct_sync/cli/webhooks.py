@@ -77,11 +77,16 @@ def load_connection(args: argparse.Namespace, *, secrets_client: Any = None) -> 
     try:
         if secrets_client is None:  # only the deployed variant needs boto3
             secrets_client = aws_client("secretsmanager", getattr(args, "region", None))
-        raw = secret_string(secrets_client.get_secret_value(SecretId=name), name)
+        answer = secrets_client.get_secret_value(SecretId=name)
+        raw = secret_string(answer, name)
     except (ClientError, BotoCoreError) as exc:
         failure = explain(exc)  # names the secret, the region, the missing permission or credentials
         raise ConfigurationError(f"cannot read the connection secret: {failure.message}", fix=failure.fix) from None
-    return parse_connection(_connection_id(raw, default=name.rsplit("/", 1)[-1]), raw, source=f"Secret '{name}'")
+    # As the deployed functions do: the id is the last part of the secret's *name* (an ARN given
+    # here ends in Secrets Manager's random suffix), and an `id` inside that differs is refused,
+    # so the URL registered is one the stack serves.
+    secret_name = str(answer.get("Name") or name)
+    return parse_connection(secret_name.rsplit("/", 1)[-1], raw, source=f"Secret '{secret_name}'")
 
 
 def _connection_id(raw: str, *, default: str) -> str:

@@ -143,7 +143,9 @@ class WebhookIntake:
             # cannot succeed, and a 5xx would make the channel retry it forever.
             log.error("webhook event cannot be queued", extra={"reason": exc.message, "fix": exc.fix})
             return self._done("invalid_payload", channel, _error(400, exc.message, path="event"))
-        outcome = "accepted" if result.accepted else "duplicate" if result.duplicates else "stale"
+        # A redelivery whose events were claimed but not known to be sent is sent again (pipeline
+        # docstring): for the channel it is still a duplicate.
+        outcome = "accepted" if result.accepted else "duplicate" if result.duplicates or result.resent else "stale"
         log.info(
             "webhook events",
             extra={
@@ -153,6 +155,7 @@ class WebhookIntake:
                 "order_id": ",".join(sorted({e.order_id for e in received}))[:500],
                 "accepted": len(result.accepted),
                 "duplicates": len(result.duplicates),
+                "resent": len(result.resent),
                 "stale": len(result.stale),
             },
         )
@@ -160,8 +163,7 @@ class WebhookIntake:
             return self._done(
                 "accepted", channel, HttpResponse(202, {"status": "accepted", "events": len(result.accepted)})
             )
-        status = "duplicate" if result.duplicates else "stale"
-        return self._done(status, channel, HttpResponse(200, {"status": status}))
+        return self._done(outcome, channel, HttpResponse(200, {"status": outcome}))
 
     def _done(self, outcome: str, channel: str | None, response: HttpResponse) -> HttpResponse:
         if response.status >= 400:

@@ -89,8 +89,11 @@ _EVENT: TypeAdapter[CanonicalEvent] = TypeAdapter(CanonicalEvent)
 
 
 def event_to_json(event: CanonicalEvent) -> bytes:
-    """Serialise for a queue message; `event_from_json` gives back an equal event."""
-    return _EVENT.dump_json(event)
+    """Serialise for a queue message; `event_from_json` gives back an equal event.
+
+    The event's own class serialises it: the same bytes as the union's serializer, which first
+    has to find the member it is (about twice the time for a large order)."""
+    return type(event).__pydantic_serializer__.to_json(event)
 
 
 def event_from_json(data: bytes | str) -> CanonicalEvent:

@@ -17,18 +17,21 @@ from __future__ import annotations
 
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, model_validator
 from pydantic_core import PydanticCustomError
 
 from intacct_sync.models.money import (
+    AMOUNT,
     ZERO,
     CountryCode,
     CurrencyCode,
     Money,
     Quantity,
     UtcDatetime,
+    amount,
+    in_bounds,
     quantize_money,
 )
 from intacct_sync.models.text import DISALLOWED, FREE_TEXT_FIELDS, clean_text, first_disallowed
@@ -41,23 +44,55 @@ class Frozen(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
+    _text_fields: ClassVar[tuple[str, ...]] = ()
+    """The fields that can hold text (str, tuple of str): the only ones the text check reads."""
+    _amount_fields: ClassVar[tuple[str, ...]] = ()
+    """The fields typed `Money` / `Quantity`."""
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        fields = cls.model_fields.items()
+        cls._text_fields = tuple(name for name, f in fields if _holds_text(f.annotation))
+        cls._amount_fields = tuple(name for name, f in fields if AMOUNT in f.metadata or _holds_amount(f.annotation))
+
     @model_validator(mode="before")
     @classmethod
-    def _only_carriable_text(cls, data: Any) -> Any:
-        """The model-level guard of `intacct_sync.models.text`: whatever path built this model
-        (webhook, poll, consumer), no string SQS or Intacct cannot carry gets in. Free-text fields
-        are cleaned; any other field is refused, naming it (`ctx["field"]`, read by the adapters'
-        `build`), because dropping a character would turn one identifier into another."""
+    def _check_inputs(cls, data: Any) -> Any:
+        """The models' input check, one call per model whatever path built it (webhook, poll,
+        consumer), naming the offending field (`ctx["field"]`, read by the adapters' `build`):
+
+        - amounts (`Money`, `Quantity`): `money.amount`, bounds-checked, never float;
+        - text, the model-level guard of `intacct_sync.models.text`: no string SQS or Intacct
+          cannot carry gets in. Free-text fields are cleaned; any other field is refused, because
+          dropping a character would turn one identifier into another."""
         if not isinstance(data, dict):
             return data
-        # Hot path: nearly every string is printable ASCII, which SQS and XML always carry
-        # (str methods in C, no regex, no call per value).
-        for v in data.values():
-            if isinstance(v, str):
-                if not (v.isascii() and v.isprintable()):
-                    break
-            elif isinstance(v, tuple | list) and not all(
-                not isinstance(i, str) or (i.isascii() and i.isprintable()) for i in v
+        for name in cls._amount_fields:
+            value = data.get(name)
+            if value is None or (type(value) is Decimal and in_bounds(value)):
+                continue
+            try:
+                checked = amount(value)
+            except ValueError as exc:
+                raise PydanticCustomError("amount", "{reason}", {"field": name, "reason": str(exc)}) from None
+            if checked is not value:
+                data = dict(data)
+                data[name] = checked
+        # Hot path: only the fields that can hold text, and nearly every string is printable ASCII,
+        # which SQS and XML always carry (str methods in C, no regex). A string given to a field of
+        # another type (date, enum, literal) must parse as that type, so it cannot smuggle such a
+        # character in.
+        for name in cls._text_fields:
+            v = data.get(name)
+            if v is None:
+                continue
+            if type(v) is str:
+                if v.isascii() and v.isprintable():
+                    continue
+                break
+            if isinstance(v, tuple | list) and not all(
+                type(i) is not str or (i.isascii() and i.isprintable()) for i in v
             ):
                 break
         else:
@@ -77,6 +112,25 @@ class Frozen(BaseModel):
             cleaned = cleaned if cleaned is not None else dict(data)
             cleaned[name] = fixed
         return data if cleaned is None else cleaned
+
+
+def _holds_text(annotation: Any) -> bool:
+    """Whether a field of this type can hold a str (a Literal's values are fixed: no)."""
+    if annotation is str:
+        return True
+    origin = get_origin(annotation)
+    if origin is Literal or origin is None:
+        return False
+    return any(_holds_text(arg) for arg in get_args(annotation) if arg is not Ellipsis)
+
+
+def _holds_amount(annotation: Any) -> bool:
+    """Whether this type is `Money`/`Quantity`, or a union with one (`Money | None`)."""
+    origin = get_origin(annotation)
+    if origin is None:
+        return False
+    args = get_args(annotation)
+    return AMOUNT in args[1:] if origin is Annotated else any(_holds_amount(arg) for arg in args)
 
 
 def _fix(name: str, value: str) -> str:
