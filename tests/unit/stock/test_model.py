@@ -53,3 +53,15 @@ def test_diff_lists_only_changes_in_a_stable_order() -> None:
     last = {("A", "L"): 2, ("B", "L"): 5}
     assert diff(wanted, last) == [StockChange("B", "L", 1, 5), StockChange("C", "L", 3, None)]
     assert diff(wanted, wanted) == []
+
+
+def test_quantities_that_are_no_figure_are_skipped() -> None:
+    data = rows(
+        ("A", "W", "NaN", "0"), ("B", "W", "Infinity", "0"), ("C", "W", "1E+999999999", "0"), ("D", "W", "7", "0")
+    )
+    assert publishable(data, locations=None, default_location="d") == {("D", "d"): 7}
+
+
+def test_whole_and_fractional_quantities_sum_alike() -> None:
+    data = rows(("A", "W1", "1.5", "0"), ("A", "W2", "2", "0.25"), ("B", "W1", "3", "1"))
+    assert publishable(data, locations=None, default_location="d") == {("A", "d"): 3, ("B", "d"): 2}

@@ -156,6 +156,14 @@ class _CountingReader:
         self.shown.update(len(totals))
         return totals
 
+    def iter_item_totals(
+        self, *, deadline: Deadline, item_id: str | None = None, warehouse_id: str | None = None
+    ) -> Iterator[Any]:
+        """Streamed as the push reads it (the CLI holds no more of the answer than the function)."""
+        for total in self.client.iter_item_totals(deadline=deadline, item_id=item_id, warehouse_id=warehouse_id):
+            self.shown.advance()
+            yield total
+
     def iter_query(
         self, obj: str, fields: Sequence[str], *, deadline: Deadline, page_size: int = 1000
     ) -> Iterator[Any]:

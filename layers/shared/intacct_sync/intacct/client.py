@@ -29,7 +29,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -64,6 +64,7 @@ from intacct_sync.intacct.wire import (
     MalformedResponse,
     Record,
     Response,
+    ResponseStream,
     Result,
     SessionAuth,
     build_request,
@@ -75,6 +76,10 @@ from intacct_sync.transport import cut_off_after, never_sent, pooled_session
 log = logging.getLogger(__name__)
 
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+MAX_STREAMED_BYTES = 1024 * 1024 * 1024
+"""A streamed answer (`stream_records`) is parsed as it arrives and never held whole, so it may be
+longer than MAX_RESPONSE_BYTES (200,000 items x 3 warehouses of `get_icitemtotals` is ~90 MB); this
+bounds the work (the deadline bounds the time), the stream's own limits bound the memory."""
 _HEADERS = {
     "Content-Type": "application/xml; charset=utf-8",
     "Accept-Encoding": "gzip, deflate",
@@ -370,21 +375,58 @@ class IntacctClient:
             for f in result.iter_elements("Type/Fields/Field")
         ]
 
+    def iter_item_totals(
+        self, *, deadline: Deadline, item_id: str | None = None, warehouse_id: str | None = None
+    ) -> Iterator[ItemTotal]:
+        """On-hand, on-order and on-hold per item and warehouse (`get_icitemtotals`), yielded as
+        the answer arrives: the function has no paging, so a large company's answer is one long
+        body, read and parsed as a stream and never held whole (see `stream_records`)."""
+        function = fn.get_icitemtotals(item_id, warehouse_id)
+        for t in self.stream_records(function, ("icitemtotals", "itemtotal"), deadline=deadline):
+            yield ItemTotal(
+                item_id=t.get("itemid", ""),
+                warehouse_id=t.get("warehouseid", ""),
+                on_hand=_decimal(t.get("onhand")),
+                on_order=_decimal(t.get("onorder")),
+                on_hold=_decimal(t.get("onhold")),
+            )
+
     def item_totals(
         self, *, deadline: Deadline, item_id: str | None = None, warehouse_id: str | None = None
     ) -> list[ItemTotal]:
-        """On-hand, on-order and on-hold per item and warehouse (`get_icitemtotals`)."""
-        result = self.execute_one(fn.get_icitemtotals(item_id, warehouse_id), deadline=deadline)
-        return [
-            ItemTotal(
-                item_id=t.findtext("itemid", ""),
-                warehouse_id=t.findtext("warehouseid", ""),
-                on_hand=_decimal(t.findtext("onhand")),
-                on_order=_decimal(t.findtext("onorder")),
-                on_hold=_decimal(t.findtext("onhold")),
+        """`iter_item_totals` as a list (a few items; the stock push streams instead)."""
+        return list(self.iter_item_totals(deadline=deadline, item_id=item_id, warehouse_id=warehouse_id))
+
+    def stream_records(self, function: Function, record_path: Sequence[str], *, deadline: Deadline) -> Iterator[Record]:
+        """Send one read function alone and yield the records of its answer as they are parsed,
+        while the body is still arriving; nothing the size of the answer is kept.
+
+        `record_path` locates the records under `<data>` (see `ResponseStream`). The answer gets the
+        same checks as any other: a control, authentication or function failure raises its typed
+        error after the stream ends (no record is yielded from a failed result). Failures where
+        nothing was yielded yet are retried as `execute` retries them (including one new session);
+        once records have been yielded a failure is raised, never retried (the caller would see
+        them twice): the caller must treat what it got as incomplete and start again.
+        """
+        if function.write:
+            raise ValueError("only reads are streamed")
+        for attempt in (1, 2):
+            session = self.session(deadline)
+            response = yield from self._stream_round_trip(
+                function, SessionAuth(session.session_id), session.endpoint, record_path, deadline
             )
-            for t in result.iter_elements(".//itemtotal")
-        ]
+            if response.control_status == "failure":
+                raise classify_control_failure(response.control_errors, sender_id=self.credentials.sender_id)
+            if response.auth_status == "failure":
+                self.sessions.drop(self._session_key, session)
+                if attempt == 1:
+                    log.info("intacct session rejected; signing in again")
+                    continue
+                raise classify_auth_failure(
+                    response.auth_errors, sender_id=self.credentials.sender_id, entity_id=self.credentials.entity_id
+                )
+            self.raise_for(self._match_results([function], response)[0])
+            return
 
     # --- sessions --------------------------------------------------------------------------
 
@@ -462,15 +504,126 @@ class IntacctClient:
                     endpoint, body=body, writes=writes, deadline=deadline, names=names, attempt=attempt
                 )
             except IntacctTransientError as exc:
-                delay = self.backoff.delay(attempt)
-                if attempt >= self.backoff.max_attempts or delay + self.min_attempt_s >= deadline.remaining():
-                    exc.message = f"{exc.message} (gave up after {attempt} attempt(s))"
-                    raise
-                log.info(
-                    "intacct transient failure; retrying",
-                    extra={"error": type(exc).__name__, "attempt": attempt, "delay_s": round(delay, 3)},
+                self._wait_to_retry(exc, attempt, deadline)
+
+    def _wait_to_retry(self, exc: IntacctTransientError, attempt: int, deadline: Deadline) -> None:
+        """Sleep before the next attempt, or raise `exc` when out of attempts or time."""
+        delay = self.backoff.delay(attempt)
+        if attempt >= self.backoff.max_attempts or delay + self.min_attempt_s >= deadline.remaining():
+            exc.message = f"{exc.message} (gave up after {attempt} attempt(s))"
+            raise exc
+        log.info(
+            "intacct transient failure; retrying",
+            extra={"error": type(exc).__name__, "attempt": attempt, "delay_s": round(delay, 3)},
+        )
+        self.sleep(delay)
+
+    def _stream_round_trip(
+        self,
+        function: Function,
+        auth: SessionAuth,
+        endpoint: str,
+        record_path: Sequence[str],
+        deadline: Deadline,
+    ) -> Generator[Record, None, Response]:
+        """`_round_trip` for one streamed read: retried only while nothing has been yielded."""
+        body = build_request(
+            sender_id=self.credentials.sender_id,
+            sender_password=self.credentials.sender_password.get_secret_value(),
+            control_id=uuid.uuid4().hex,
+            auth=auth,
+            functions=[function],
+            unique_id=False,
+        )
+        attempt = 0
+        while True:
+            attempt += 1
+            stream = ResponseStream(record_path, controlid=function.controlid)
+            try:
+                return (
+                    yield from self._stream_once(
+                        endpoint, body, stream=stream, deadline=deadline, name=function.name, attempt=attempt
+                    )
                 )
-                self.sleep(delay)
+            except IntacctTransientError as exc:
+                if stream.records:
+                    exc.message = f"{exc.message} (after {stream.records} record(s) of a streamed answer)"
+                    raise
+                self._wait_to_retry(exc, attempt, deadline)
+
+    def _stream_once(
+        self, endpoint: str, body: bytes, *, stream: ResponseStream, deadline: Deadline, name: str, attempt: int
+    ) -> Generator[Record, None, Response]:
+        """One POST whose 200 answer is parsed while it arrives, its records yielded as they
+        complete. The gate and the deadline cut-off stay on until the body has been read: a slow
+        consumer cannot hold the request open past the deadline. Other statuses are read whole
+        and interpreted as `_post_once` does."""
+        if min(self.read_timeout_s, deadline.remaining()) <= 0:
+            raise IntacctUnavailable("no time left to call Intacct before the deadline")
+        started = time.monotonic()
+        status: int | None = None
+        try:
+            with self.gate():
+                self.http_requests += 1
+                with cut_off_after(deadline.remaining()) as guard:
+                    try:
+                        resp = self.http.post(
+                            endpoint,
+                            data=body,
+                            headers=_HEADERS,
+                            timeout=(
+                                self.connect_timeout_s,
+                                max(0.001, min(self.read_timeout_s, deadline.remaining())),
+                            ),
+                            stream=True,
+                            allow_redirects=False,
+                        )
+                        status = resp.status_code
+                        if 300 <= status < 400:
+                            resp.close()
+                            raise self._redirect_refused(endpoint, status)
+                        if status != 200:
+                            content = self._read_capped(resp, deadline)
+                            if guard.fired:
+                                raise _DeadlineCut("cut off at the deadline")
+                            response = self._interpret(status, content, ())
+                            if any(r.ok for r in response.results):
+                                # Not an answer Intacct gives; its records are not streamed.
+                                raise IntacctProtocolError(f"Intacct answered HTTP {status} with a successful result")
+                            return response
+                        try:
+                            size = 0
+                            for chunk in resp.iter_content(64 * 1024):
+                                size += len(chunk)
+                                if size > MAX_STREAMED_BYTES:
+                                    raise requests.ConnectionError("response larger than the client accepts")
+                                if deadline.expired():
+                                    raise _DeadlineCut("cut off at the deadline")
+                                yield from stream.feed(chunk)
+                            if guard.fired:
+                                raise _DeadlineCut("cut off at the deadline")
+                            last, response = stream.close()
+                        finally:
+                            resp.close()
+                        yield from last
+                    except requests.RequestException as exc:
+                        raise self._lost(exc, (), cut=guard.fired or isinstance(exc, _DeadlineCut)) from None
+        except MalformedResponse as exc:
+            raise IntacctProtocolError(f"Intacct answered HTTP {status} without a usable body ({exc})") from None
+        finally:
+            log.info(
+                "intacct request",
+                extra={
+                    "functions": [name],
+                    "write_controlids": [],
+                    "http_status": status,
+                    "attempt": attempt,
+                    "streamed_records": stream.records,
+                    "ms": round((time.monotonic() - started) * 1000, 1),
+                },
+            )
+        self._raise_if_transient(response)
+        return response
 
     def _post_once(
         self,
@@ -597,12 +750,16 @@ class IntacctClient:
                 f"the Intacct endpoint answered HTTP {status}, not an Intacct response",
                 fix="Check endpoint_url in the Intacct credentials secret (or remove it for the default).",
             ) from None
+        self._raise_if_transient(response)
+        return response
+
+    @staticmethod
+    def _raise_if_transient(response: Response) -> None:
         errors = response.control_errors if response.control_status == "failure" else response.auth_errors
         if is_rate_limited(errors):
             raise IntacctRateLimited("Intacct rate limit (GW-0010)", errors=errors)
         if is_offline(errors):
             raise IntacctUnavailable("Intacct is temporarily off-line", errors=errors)
-        return response
 
     def _match_results(self, functions: Sequence[Function], response: Response) -> list[Result]:
         by_id = {r.controlid: r for r in response.results}

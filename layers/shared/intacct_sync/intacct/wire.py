@@ -15,10 +15,11 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Final, Literal
+from xml.parsers import expat
 
 import defusedxml.ElementTree as DET
-from defusedxml import DefusedXmlException
+from defusedxml import DefusedXmlException, DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
 
 from intacct_sync.intacct.errors import ErrorDetail
 
@@ -344,6 +345,10 @@ def parse_response(
         raise MalformedResponse(f"refused: {exc}") from None
     except (DefusedXmlException, ET.ParseError, ValueError, RecursionError, MemoryError) as exc:
         raise MalformedResponse(f"not a safe XML document: {type(exc).__name__}") from None
+    return _response_from_root(root)
+
+
+def _response_from_root(root: ET.Element) -> Response:
     if root.tag != "response":
         raise MalformedResponse(f"root element is <{root.tag}>, expected <response>")
     control = root.find("control")
@@ -385,3 +390,230 @@ def parse_response(
         results=tuple(results),
         session_timeout=_text(auth, "sessiontimeout") or None,
     )
+
+
+# --- streamed answers ------------------------------------------------------------------------
+
+_DATA_PATH: Final = ("response", "operation", "result", "data")
+_CONTROL_STATUS: Final = ("response", "control", "status")
+_AUTH_STATUS: Final = ("response", "operation", "authentication", "status")
+_RESULT_STATUS: Final = ("response", "operation", "result", "status")
+_RESULT_CONTROLID: Final = ("response", "operation", "result", "controlid")
+MAX_GAP_BYTES: Final = 64 * 1024 * 1024
+"""A streamed answer may not run longer than this between two complete records (the same bound a
+whole answer has), so no single record, text or run of other content can grow without limit."""
+
+
+def _refuse_dtd(name: str, sysid: str | None, pubid: str | None, has_internal_subset: bool) -> None:
+    raise DTDForbidden(name, sysid, pubid)
+
+
+def _refuse_entity(*decl: Any) -> None:
+    # expat: (name, is_parameter_entity, value, base, sysid, pubid, notation_name)
+    name, _, value, base, sysid, pubid, notation = decl
+    raise EntitiesForbidden(name, value, base, sysid, pubid, notation)
+
+
+def _refuse_unparsed_entity(name: str, base: str | None, sysid: str, pubid: str | None, notation: str) -> None:
+    raise EntitiesForbidden(name, None, base, sysid, pubid, notation)
+
+
+def _refuse_external(context: str, base: str | None, sysid: str | None, pubid: str | None) -> int:
+    raise ExternalReferenceForbidden(context, base, sysid, pubid)
+
+
+class ResponseStream:
+    """An answer parsed as it arrives, whose records are handed out one at a time and not kept.
+
+    `feed()` each chunk of the body as it is read: it returns the records completed so far, as
+    flat dicts (the same shape `Result.records()` gives). `close()` ends the parse and returns the
+    last records and the rest of the answer as a `Response` (envelope, statuses, errors; its
+    `data` no longer holds the streamed records).
+
+    Records are the elements at `record_path` under a result's `<data>` (`("icitemtotals",
+    "itemtotal")`; `"*"` matches any tag). They are handed out only once the control,
+    authentication and result statuses before them said success and the result is the one for
+    `controlid` (the DTD puts those first); anything else stays in the tree and is reported by the
+    `Response` as usual.
+
+    The same refusals as `parse_response`: DTDs, entity declarations and external references
+    (defusedxml's three checks, on the same expat parser), more than `max_depth` levels, and more
+    than `max_elements` elements held at once (streamed records are released as they complete),
+    each as soon as the parser reaches it; paging attributes of `<data>` checked when it opens; and
+    no more than `max_gap_bytes` between two complete records. Every failure is a
+    `MalformedResponse`.
+    """
+
+    def __init__(
+        self,
+        record_path: Sequence[str],
+        *,
+        controlid: str,
+        max_depth: int = MAX_DEPTH,
+        max_elements: int = MAX_ELEMENTS,
+        max_gap_bytes: int = MAX_GAP_BYTES,
+    ) -> None:
+        if not record_path:
+            raise ValueError("record_path names at least the record element")
+        self._record_path = (*_DATA_PATH, *record_path)
+        self._record_depth = len(self._record_path)
+        self._controlid = controlid
+        self._max_depth = max_depth
+        self._max_elements = max_elements
+        self._max_gap = max_gap_bytes
+        parser = expat.ParserCreate()
+        parser.buffer_text = True
+        parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+        parser.StartDoctypeDeclHandler = _refuse_dtd
+        parser.EntityDeclHandler = _refuse_entity
+        parser.UnparsedEntityDeclHandler = _refuse_unparsed_entity
+        parser.ExternalEntityRefHandler = _refuse_external
+        parser.StartElementHandler = self._start
+        parser.EndElementHandler = self._end
+        parser.CharacterDataHandler = self._data
+        self._parser: expat.XMLParserType | None = parser
+        self._builder = ET.TreeBuilder()
+        self._path: list[str] = []
+        self._depth = 0
+        self._live = 0
+        self._open = False
+        self._statuses: dict[tuple[str, ...], str] = {}
+        self._record: Record | None = None
+        self._record_elements = 0
+        self._fields: list[str] = []
+        self._leaf: list[bool] = []
+        self._text: list[str] = []
+        self._between_records = False
+        self._exact = None if "*" in record_path else list(self._record_path)
+        self._ready: list[Record] = []
+        self._since_record = 0
+        self.records = 0
+        """Records handed out so far."""
+
+    # expat handlers (called for every element: kept lean)
+
+    def _start(self, tag: str, attrs: dict[str, str]) -> None:
+        self._depth += 1
+        self._live += 1
+        if self._depth > self._max_depth:
+            raise _TooBig(f"nested deeper than {self._max_depth} levels")
+        if self._live > self._max_elements:
+            raise _TooBig(f"more than {self._max_elements} elements")
+        if self._record is not None:
+            if self._leaf:
+                self._leaf[-1] = False
+            self._fields.append(tag)
+            self._leaf.append(True)
+            self._text = []
+            self._record_elements += 1
+            return
+        path = self._path
+        path.append(tag)
+        depth = self._depth
+        if depth == self._record_depth and self._open and self._is_record(path):
+            self._record = {}
+            self._record_elements = 1
+            return
+        self._between_records = False
+        if depth == 3 and tag == "result":
+            self._statuses.pop(_RESULT_STATUS, None)
+            self._statuses.pop(_RESULT_CONTROLID, None)
+            self._open = False
+        elif depth == 4 and tag == "data" and tuple(path) == _DATA_PATH:
+            for name in _COUNT_ATTRS:
+                parse_count(name, attrs.get(name))
+            parse_result_id(attrs.get("resultId"))
+        self._builder.start(tag, attrs)
+
+    def _is_record(self, path: list[str]) -> bool:
+        if self._exact is not None:
+            return path == self._exact
+        return all(want in ("*", got) for want, got in zip(self._record_path, path, strict=True))
+
+    def _data(self, text: str) -> None:
+        if self._record is not None:
+            self._text.append(text)
+        elif not self._between_records:
+            self._builder.data(text)
+        # else: text between two streamed records (indentation) is dropped, not gathered
+
+    def _end(self, tag: str) -> None:
+        self._depth -= 1
+        record = self._record
+        if record is not None:
+            if self._fields:
+                name = self._fields.pop()
+                if self._leaf.pop():
+                    record[".".join((*self._fields, name)) if self._fields else name] = "".join(self._text)
+                self._text = []
+                return
+            self._path.pop()
+            self._live -= self._record_elements
+            self._record = None
+            self._ready.append(record)
+            self._between_records = True
+            return
+        self._between_records = False
+        if tag in ("status", "controlid"):
+            where = tuple(self._path)
+            element = self._builder.end(tag)
+            if where in (_CONTROL_STATUS, _AUTH_STATUS, _RESULT_STATUS, _RESULT_CONTROLID):
+                self._statuses[where] = (element.text or "").strip()
+                self._open = (
+                    self._statuses.get(_CONTROL_STATUS) == "success"
+                    and self._statuses.get(_AUTH_STATUS) == "success"
+                    and self._statuses.get(_RESULT_STATUS) == "success"
+                    and self._statuses.get(_RESULT_CONTROLID) == self._controlid
+                )
+        else:
+            self._builder.end(tag)
+        self._path.pop()
+
+    # feeding
+
+    def _parse(self, chunk: bytes | memoryview, final: bool) -> list[Record]:
+        if self._parser is None:
+            raise ValueError("the stream is closed")
+        try:
+            self._parser.Parse(chunk, final)
+        except _TooBig as exc:
+            raise MalformedResponse(f"refused: {exc}") from None
+        except (DefusedXmlException, expat.ExpatError, ValueError, RecursionError, MemoryError) as exc:
+            raise MalformedResponse(f"not a safe XML document: {type(exc).__name__}") from None
+        ready = self._ready
+        if ready:
+            self._ready = []
+            self.records += len(ready)
+            self._since_record = 0
+        return ready
+
+    def feed(self, chunk: bytes | memoryview) -> list[Record]:
+        """Parse the next piece of the body; the records it completed."""
+        out: list[Record] = []
+        for piece in _slices(bytes(chunk)) if len(chunk) > _FEED_BYTES else (chunk,):
+            self._since_record += len(piece)
+            out += self._parse(piece, False)
+            if self._since_record > self._max_gap:
+                raise MalformedResponse(f"refused: more than {self._max_gap} bytes without a complete record")
+        return out
+
+    def close(self) -> tuple[list[Record], Response]:
+        """End of the body: the last records, and the answer without them."""
+        last = self._parse(b"", True)
+        self._parser = None
+        try:
+            root = self._builder.close()
+        except (ET.ParseError, ValueError) as exc:  # pragma: no cover - expat refused it first
+            raise MalformedResponse(f"not a safe XML document: {type(exc).__name__}") from None
+        response = _response_from_root(root)
+        # A result whose records could not be streamed (an answer out of the DTD's order) still
+        # gives them, from the tree, bounded like any parsed answer.
+        inner = "/".join(self._record_path[len(_DATA_PATH) :])
+        for result in response.results:
+            if result.ok and result.controlid == self._controlid and result.data is not None:
+                for element in result.data.iterfind(inner):
+                    record: Record = {}
+                    _flatten(element, "", record)
+                    last.append(record)
+                    self.records += 1
+        return last, response

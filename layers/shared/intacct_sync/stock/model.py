@@ -7,12 +7,15 @@ import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 Key = tuple[str, str]
 """(channel SKU, channel location key)."""
+_MAX_DIGITS = 15
+"""On-hand quantities are below 10**15; a larger one is a broken answer (and would be a huge int)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OnHand:
     """One Intacct item in one warehouse."""
 
@@ -22,13 +25,17 @@ class OnHand:
     on_hold: Decimal = Decimal(0)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StockChange:
     sku: str
     location: str
     quantity: int
     previous: int | None
     """What was last pushed; None: never pushed (or forgotten)."""
+
+
+def _figure(quantity: Decimal) -> bool:
+    return quantity.is_finite() and quantity.adjusted() < _MAX_DIGITS
 
 
 def publishable(
@@ -46,29 +53,41 @@ def publishable(
     `locations` maps Intacct warehouse -> channel location; warehouses not in it are ignored;
     None sends every warehouse to `default_location`. Several warehouses feeding one location
     are summed, the on-hold quantity is taken off (when asked), then the safety `buffer`; the
-    result is rounded down (a fraction of a unit cannot be sold) and never below 0.
+    result is rounded down (a fraction of a unit cannot be sold) and never below 0. A row whose
+    quantity is not a finite number of at most 15 digits before the point is skipped.
+
+    `rows` is consumed as it comes (a stream is never held whole); the totals become the figures
+    in place, so one dict of the catalogue's size exists at a time.
     """
-    totals: dict[Key, Decimal] = {}
+    totals: dict[Key, Any] = {}
     for row in rows:
         if not wants(row.item_id):
             continue
         location = default_location if locations is None else locations.get(row.warehouse_id)
         if location is None:
             continue
+        if not (_figure(row.on_hand) and (not subtract_on_hold or _figure(row.on_hold))):
+            continue  # NaN, Infinity or 1E+999999999 from a broken answer is no figure
+        amount = row.on_hand - row.on_hold if subtract_on_hold else row.on_hand
+        whole = int(amount)
+        value = whole if whole == amount else amount  # an int is a third of a Decimal's size
         key = (sku_for(row.item_id), location)
-        amount = row.on_hand - (row.on_hold if subtract_on_hold else 0)
-        totals[key] = totals.get(key, Decimal(0)) + amount
-    return {key: max(0, math.floor(total) - buffer) for key, total in totals.items()}
+        before = totals.get(key)
+        totals[key] = value if before is None else before + value
+    for key, total in totals.items():
+        totals[key] = max(0, math.floor(total) - buffer)
+    return totals
 
 
 def diff(wanted: Mapping[Key, int], last: Mapping[Key, int]) -> list[StockChange]:
     """Only what differs from the last pushed figure, in a stable order (SKU, location): a run
-    cut short resumes where it stopped, because what it wrote is no longer a change."""
-    return [
-        StockChange(sku, location, quantity, last.get((sku, location)))
-        for (sku, location), quantity in sorted(wanted.items())
-        if last.get((sku, location)) != quantity
-    ]
+    cut short resumes where it stopped, because what it wrote is no longer a change.
+
+    Only the changed keys are collected and sorted: a run with few changes costs a lookup per
+    figure and nothing the size of the catalogue."""
+    changed = [key for key, quantity in wanted.items() if last.get(key) != quantity]
+    changed.sort()
+    return [StockChange(sku, location, wanted[(sku, location)], last.get((sku, location))) for sku, location in changed]
 
 
 @dataclass

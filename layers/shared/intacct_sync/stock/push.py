@@ -13,7 +13,7 @@ saves its cursor as it goes, so a catalogue too large for one run is finished by
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
@@ -25,8 +25,8 @@ from intacct_sync.errors import ConfigurationError, SyncError
 from intacct_sync.models.connection import Connection
 from intacct_sync.retry import Deadline
 from intacct_sync.settings import Settings, StockConnection
-from intacct_sync.stock.model import PushReport, diff, publishable
-from intacct_sync.stock.snapshot import SnapshotStore, StockState, load_state, save_state
+from intacct_sync.stock.model import OnHand, PushReport, StockChange, diff, publishable
+from intacct_sync.stock.snapshot import SnapshotStore, StockState, load_state, save_state, shard_of
 from intacct_sync.stock.source import OnHandReader, read_on_hand
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ def _crawl(
     if not (stale or state.meta.get("crawling")):
         return
     if not state.meta.get("crawling"):
-        state.crawl = {}
+        state.start_crawl()
         state.meta.update(crawling=True, cursor=None)
     cursor: str | None = state.meta.get("cursor")
     while True:
@@ -77,17 +77,22 @@ def _crawl(
             report.complete = False
             return
         page, cursor = client.crawl_stock_targets(cursor, deadline=deadline)
-        for sku, ids in page.items():
-            state.crawl.setdefault(sku, []).extend(i for i in ids if i not in state.crawl.get(sku, []))
+        state.add_crawled(page)
         state.meta["cursor"] = cursor
         if cursor is None:
             break
     state.meta["locations"] = client.stock_locations(deadline=deadline)
-    state.targets, state.crawl = state.crawl, {}
+    state.finish_crawl()
     for key in state.meta.pop("refused", {}):
         sku, _, location = key.partition("@")
         state.forget_pushed(sku, location)
     state.meta.update(crawling=False, cursor=None, resolved_at=now.isoformat())
+
+
+def _counted(rows: Iterable[OnHand], report: PushReport) -> Iterator[OnHand]:
+    for row in rows:
+        report.rows_read += 1
+        yield row
 
 
 def push_connection(
@@ -119,10 +124,11 @@ def push_connection(
     calls_before = _calls(channel_client)
     state = load_state(snapshot_store, connection.id)
     try:
-        rows = list(read_on_hand(intacct_client, stock.source, deadline=deadline))
-        report.rows_read = len(rows)
+        # The on-hand rows stream in (read and parsed as they arrive) and are summed as they come:
+        # only the figures are kept. Every row is read before anything is written, so an answer
+        # cut off part-way raises here and the channel sees nothing from this run.
         wanted = publishable(
-            rows,
+            _counted(read_on_hand(intacct_client, stock.source, deadline=deadline), report),
             locations=locations,
             default_location=DEFAULT_LOCATION,
             buffer=cfg.safety_buffer if cfg.safety_buffer is not None else stock.safety_buffer,
@@ -130,24 +136,30 @@ def push_connection(
             sku_for=stock.sku_for,
             wants=stock.wants,
         )
-        del rows
         report.figures = len(wanted)
         _crawl(state, channel_client, report, deadline=deadline, now=now, every_h=stock.resolve_every_hours)
-        targets = state.targets
-        if not targets:
+        if not state.has_targets():
             return report  # the first crawl has not finished yet
         known_locations: Mapping[str, Any] = state.meta.get("locations") or {}
         wanted_skus = {sku for sku, _ in wanted}
-        report.unknown_in_channel = sorted(wanted_skus - targets.keys())
+        report.unknown_in_channel = sorted(sku for sku in wanted_skus if not state.targets_of(sku))
         if stock.skus == "all":
-            report.unknown_in_intacct = sorted(targets.keys() - wanted_skus)
-        for sku, location in wanted:
-            if known_locations and location not in known_locations and sku in targets:
+            report.unknown_in_intacct = sorted(sku for sku in state.target_skus() if sku not in wanted_skus)
+        del wanted_skus
+        # What can be published: in place (no second dict of the catalogue's size).
+        unpublishable = []
+        for key in wanted:
+            sku, location = key
+            if not state.targets_of(sku):
+                unpublishable.append(key)
+            elif known_locations and location not in known_locations:
                 report.rejected[f"{sku}@{location}"] = "no such channel location (check stock.connections.locations)"
-        publish = {
-            key: qty for key, qty in wanted.items() if key[0] in targets and f"{key[0]}@{key[1]}" not in report.rejected
-        }
-        report.changes = diff(publish, state.last_pushed())
+                unpublishable.append(key)
+        for key in unpublishable:
+            del wanted[key]
+        del unpublishable
+        report.changes = diff(wanted, state.last_pushed())
+        del wanted
         if dry_run or not report.changes:
             return report
         options = stock_options(settings, run_id or now.isoformat())
@@ -170,6 +182,10 @@ def stock_options(settings: Settings, run_id: str) -> StockWriteOptions:
     )
 
 
+def _shard_of_change(change: StockChange) -> int:
+    return shard_of(change.sku)
+
+
 def _write(
     state: StockState,
     client: ChannelClient,
@@ -179,10 +195,12 @@ def _write(
     options: StockWriteOptions,
     deadline: Deadline,
 ) -> None:
+    # Written shard by shard (SKU order within a shard): a periodic save then rewrites only the
+    # few shards written since the previous one, so the saves of a first run cost O(catalogue).
     rows = [
         StockRow(change.sku, change.location, change.quantity, target)
-        for change in report.changes
-        for target in state.targets[change.sku]
+        for change in sorted(report.changes, key=_shard_of_change)
+        for target in state.targets_of(change.sku)
     ]
     for number, batch in enumerate(client.stock_batches(rows), start=1):
         if deadline.remaining() < RESERVE_S:

@@ -4,11 +4,15 @@ The reference marks every candidate unsure (intacct-xml-api.md §6): `get_icitem
 default; `query` reads any object page by page with configurable field names (the sandbox and,
 per the docs, ITEMWAREHOUSEINFO). Check a real company with
 `IntacctClient.lookup("ITEMWAREHOUSEINFO")` before switching (docs/settings.md, `stock.source`).
+
+Either way the rows are yielded as they come, never gathered in a list: `get_icitemtotals` has no
+paging, so its one answer is read and parsed as a stream (`IntacctClient.iter_item_totals`);
+`query` is read a page (`stock.source.page_size` records) at a time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Protocol
 
@@ -19,11 +23,12 @@ from intacct_sync.stock.model import OnHand
 
 
 class OnHandReader(Protocol):
-    """The part of `IntacctClient` the stock push uses."""
+    """The part of `IntacctClient` the stock push uses. A reader that also has
+    `iter_item_totals` (the client does) is read as a stream; `item_totals` is the fallback."""
 
     def item_totals(
         self, *, deadline: Deadline, item_id: str | None = None, warehouse_id: str | None = None
-    ) -> list[ItemTotal]: ...
+    ) -> Iterable[ItemTotal]: ...
 
     def iter_query(
         self, obj: str, fields: Sequence[str], *, deadline: Deadline, page_size: int = 1000
@@ -38,9 +43,13 @@ def _number(text: str | None) -> Decimal:
 
 
 def read_on_hand(reader: OnHandReader, source: StockSource, *, deadline: Deadline) -> Iterator[OnHand]:
-    """Every (item, warehouse) on-hand row of the company."""
+    """Every (item, warehouse) on-hand row of the company, one at a time."""
     if source.kind == "get_icitemtotals":
-        for total in reader.item_totals(deadline=deadline):
+        streamed = getattr(reader, "iter_item_totals", None)
+        totals: Iterable[ItemTotal] = (
+            streamed(deadline=deadline) if callable(streamed) else reader.item_totals(deadline=deadline)
+        )
+        for total in totals:
             yield OnHand(total.item_id, total.warehouse_id, total.on_hand, total.on_hold)
         return
     fields = [source.item_field, source.warehouse_field, source.on_hand_field]
