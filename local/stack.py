@@ -330,11 +330,13 @@ class LocalStack:
             ]
         for logical, props in self._resources("AWS::DynamoDB::Table"):
             name = self._resolve(props["TableName"])
+            indexes = props.get("GlobalSecondaryIndexes")  # the writeback's sparse indexes
             ddb.create_table(
                 TableName=name,
                 BillingMode="PAY_PER_REQUEST",
                 AttributeDefinitions=props["AttributeDefinitions"],
                 KeySchema=props["KeySchema"],
+                **({"GlobalSecondaryIndexes": indexes} if indexes else {}),
             )
             self.physical[logical], self.arns[logical] = name, f"arn:aws:dynamodb:{REGION}:123456789012:table/{name}"
         for logical, _props in self._resources("AWS::S3::Bucket"):

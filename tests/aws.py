@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import sys
@@ -93,6 +94,15 @@ def _fifo(sqs: Any, name: str, *, dlq_arn: str | None = None) -> str:
     return url
 
 
+@functools.cache
+def state_table_properties() -> dict[str, Any]:
+    """template.yaml's StateTable properties (keys and the writeback indexes), read, not restated."""
+    from local.stack import load_template
+
+    props: dict[str, Any] = load_template()["Resources"]["StateTable"]["Properties"]
+    return props
+
+
 def create_stack(stage: str = "test") -> Stack:
     """Create the resources (call inside moto's mock_aws or against a moto server)."""
     sqs = boto3.client("sqs", region_name=REGION)
@@ -108,11 +118,13 @@ def create_stack(stage: str = "test") -> Stack:
     bucket = f"intacct-sync-{stage}-claims"
     s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
     table = f"intacct-sync-{stage}-state"
+    declared = state_table_properties()
     ddb.create_table(
         TableName=table,
         BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=declared["AttributeDefinitions"],
+        KeySchema=declared["KeySchema"],
+        GlobalSecondaryIndexes=declared["GlobalSecondaryIndexes"],
     )
     ddb.update_time_to_live(TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires"})
     return Stack(

@@ -3,33 +3,33 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from intacct_sync import logs
-from intacct_sync.channels.api import client_for
-from intacct_sync.connections import SecretsManagerConnections
-from intacct_sync.environment import Environment
+from intacct_sync import logs, wiring
 from intacct_sync.errors import SyncError
-from intacct_sync.intake.pipeline import EventPipeline
-from intacct_sync.intake.reconcile import reconcile_connection
 from intacct_sync.lease import JobLease
-from intacct_sync.queues import SqsEventQueue
 from intacct_sync.retry import Deadline
-from intacct_sync.state import DynamoStateStore
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from intacct_sync.environment import Environment
 
 logger = logs.function_logger()
 metrics = Metrics()
-tracer = Tracer(patch_modules=["botocore", "requests"])
+tracer = Tracer(patch_modules=["botocore"])
+wiring.trace_when_imported(tracer, "requests")  # patched when the channel clients load (first run)
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    from intacct_sync.environment import Environment  # noqa: PLC0415 - pydantic: first run, not import
+
     env = Environment.load()
     env.require("orders_queue_url", "payments_queue_url", "claim_check_bucket", "state_table")
     deadline = Deadline.from_context(context, reserve_s=5)
@@ -41,6 +41,14 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 
 
 def _run(env: Environment, deadline: Deadline) -> dict[str, Any]:
+    # The domain code loads on the first run, so the module's cold import stays small.
+    from intacct_sync.channels.api import client_for  # noqa: PLC0415
+    from intacct_sync.connections import SecretsManagerConnections  # noqa: PLC0415
+    from intacct_sync.intake.pipeline import EventPipeline  # noqa: PLC0415
+    from intacct_sync.intake.reconcile import reconcile_connection  # noqa: PLC0415
+    from intacct_sync.queues import SqsEventQueue  # noqa: PLC0415
+    from intacct_sync.state import DynamoStateStore  # noqa: PLC0415
+
     state = DynamoStateStore(env.state_table or "")
     pipeline = EventPipeline(
         state,

@@ -2,28 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from intacct_sync import wiring
-from intacct_sync.channels.api import client_for
 from intacct_sync.lease import JobLease
 from intacct_sync.logs import function_logger
 from intacct_sync.retry import Deadline
-from intacct_sync.stock import DynamoSnapshotStore, push_all
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = function_logger()
 metrics = Metrics()
-tracer = Tracer(patch_modules=["botocore", "requests"])
+tracer = Tracer(patch_modules=["botocore"])
+wiring.trace_when_imported(tracer, "requests")  # patched when the Intacct and channel clients load
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    # The domain code loads on the first run, so the module's cold import stays small.
+    from intacct_sync.channels.api import client_for  # noqa: PLC0415
+    from intacct_sync.stock import DynamoSnapshotStore, push_all  # noqa: PLC0415
+
     env = wiring.environment()
     env.require("state_table", "intacct_secret_arn")
     deadline = Deadline.from_context(context, reserve_s=10)

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from intacct_sync.connections import SecretsManagerConnections
-from intacct_sync.environment import Environment
-from intacct_sync.intake.pipeline import EventPipeline
-from intacct_sync.intake.webhook import WebhookIntake
 from intacct_sync.logs import function_logger
-from intacct_sync.queues import SqsEventQueue
-from intacct_sync.state import DynamoStateStore
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from intacct_sync.intake.webhook import WebhookIntake
 
 logger = function_logger()
 metrics = Metrics()
@@ -34,6 +32,14 @@ def intake() -> WebhookIntake:
     """Built once per container: clients and the connection cache survive warm invocations."""
     global _intake  # noqa: PLW0603 - the per-container singleton Lambda reuses
     if _intake is None:
+        # Loaded here, on the first request, so the module's cold import stays small.
+        from intacct_sync.connections import SecretsManagerConnections  # noqa: PLC0415
+        from intacct_sync.environment import Environment  # noqa: PLC0415
+        from intacct_sync.intake.pipeline import EventPipeline  # noqa: PLC0415
+        from intacct_sync.intake.webhook import WebhookIntake  # noqa: PLC0415
+        from intacct_sync.queues import SqsEventQueue  # noqa: PLC0415
+        from intacct_sync.state import DynamoStateStore  # noqa: PLC0415
+
         env = Environment.load()
         env.require("orders_queue_url", "payments_queue_url", "claim_check_bucket", "state_table")
         queue = SqsEventQueue(

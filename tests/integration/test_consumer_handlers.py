@@ -66,11 +66,24 @@ def test_orders_and_payments_flow_through_the_handlers_into_intacct(stack: Stack
     assert len(snap["invoices"]) == 1 and len(snap["payments"]) == 1
 
 
-def test_a_payment_before_its_order_is_a_batch_failure_not_a_loss(stack: Stack, sandbox: IntacctSandbox) -> None:
+def test_a_payment_before_its_order_waits_in_the_ledger_and_follows_the_invoice(
+    stack: Stack, sandbox: IntacctSandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
     o = shirt_order("5002")
     out = run(stack, "payments", [payment_event(o, "p-5002", str(o.total))])
-    assert len(out["batchItemFailures"]) == 1
+    assert out == {"batchItemFailures": []}, "done on the queue: it waits in the ledger, spending no receive"
     assert sandbox.snapshot()["payments"] == []
+    args = ["--table", stack.table, "status", "--connection", o.connection_id, "--order", o.order_id]
+    assert ops.main(args, clients={"dynamodb": stack.dynamodb}) == 0
+    assert "waiting payment:p-5002" in capsys.readouterr().out
+    stack.drain("payments")
+    # The order consumer posts the invoice and queues the waiting payment again (wiring's forward).
+    assert run(stack, "orders", [order_event(o)]) == {"batchItemFailures": []}
+    handler = load_function("payment_consumer").lambda_handler
+    assert handler(sqs_lambda_event(stack, "payments"), FakeContext(remaining_ms=60_000)) == {"batchItemFailures": []}
+    entry = DynamoLedger(stack.table, client=stack.dynamodb).get(o.connection_id, o.order_id)
+    assert entry is not None and entry.status == "paid" and entry.waiting == {}
+    assert len(sandbox.snapshot()["payments"]) == 1
 
 
 def test_a_permanent_failure_is_parked_in_the_dlq_with_its_reason_and_replayed_after_the_fix(

@@ -29,7 +29,7 @@ from local.demo_credentials import sandbox_credentials
 from local.intacct_sandbox import IntacctSandbox
 from local.stack import load_template
 from tests.aws import ROOT, FakeContext, Stack, load_function, sqs_lambda_event
-from tests.integration.test_posting_consumers import order_event, shirt_order
+from tests.integration.test_posting_consumers import order_event, payment_event, shirt_order
 from tests.support import cloudwatch_filter
 
 RUNTIME_FORMAT = "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n"
@@ -366,6 +366,51 @@ def test_a_second_overlapping_run_of_a_scheduled_job_skips(
 
 # --- every filter is exercised -------------------------------------------------------------------
 
+
+def test_an_intacct_outage_opens_the_breaker_and_a_waiting_payment_reports_its_age(
+    lambda_runtime: Lines,
+    deployed: dict[str, str],
+    aws: Stack,
+    sandbox: IntacctSandbox,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 13: the consumers' "intacct circuit open" lines (IntacctOutage alarm) and the
+    "oldest waiting payment" line (PaymentWaitSeconds, PaymentWait alarm), as Lambda logs them."""
+    from intacct_sync.posting import breaker
+    from local.intacct_sandbox import Fault
+
+    sandbox.inject(Fault(kind="http_error", status=503, times=None))
+    app = import_function("order_consumer", lambda_runtime)
+    o = shirt_order("7103")
+    aws.queue().publish([order_event(o)])
+    for _ in range(breaker.OPEN_AFTER + 1):
+        app.lambda_handler(sqs_lambda_event(aws, "orders"), FakeContext(remaining_ms=60_000))
+    assert_lambda_shaped(lambda_runtime)
+    opened = lambda_runtime.named("intacct circuit open")
+    assert opened and all(r["level"] == "WARNING" and r["outcome"] in ("opened", "deferred") for r in opened)
+    outage = filters_of("OrderConsumerFunction")["OrderConsumerIntacctOutageFilter"]
+    assert len(matching(outage, lambda_runtime)) == len(opened)
+    assert matching(filters_of("OrderConsumerFunction")["OrderConsumerPaymentWaitFilter"], lambda_runtime) == []
+
+    # Intacct answers again (the breaker is shared: closed for the payment consumer too).
+    sandbox.clear_faults()
+    breaker.IntacctBreaker(aws.table, client=aws.dynamodb).closed()
+    lambda_runtime.fresh()
+    payments = import_function("payment_consumer", lambda_runtime)
+    waiting = shirt_order("7104")
+    aws.queue().publish([payment_event(waiting, "p-7104", str(waiting.total))])
+    assert payments.lambda_handler(sqs_lambda_event(aws, "payments"), FakeContext(remaining_ms=60_000)) == {
+        "batchItemFailures": []
+    }
+    monkeypatch.setattr(breaker, "_WAITS_REPORTED", [0.0])  # the next check (every 5 minutes per container)
+    payments.lambda_handler({"Records": []}, FakeContext(remaining_ms=60_000))
+    [oldest] = lambda_runtime.named("oldest waiting payment")
+    assert oldest["order_id"] == waiting.order_id and oldest["waiting"] == "payment:p-7104" and oldest["reason"]
+    wait = filters_of("PaymentConsumerFunction")["PaymentConsumerPaymentWaitFilter"]
+    [raw] = matching(wait, lambda_runtime)
+    assert cloudwatch_filter.metric_value(wait["MetricTransformations"][0]["MetricValue"], raw) == oldest["waiting_s"]
+
+
 EXERCISED = {
     "BadSignatureFilter": test_webhook_logs_accepted_and_rejected_deliveries_as_json_and_bad_signatures_are_counted,
     "OrderConsumerIntacctLatencyFilter": test_order_consumer_logs_each_posting_with_its_order_and_intacct_latency,
@@ -373,6 +418,8 @@ EXERCISED = {
     "StockPushFailureFilter": test_a_revoked_channel_token_on_the_stock_push_logs_the_fix_and_raises_its_alarm_metric,
     "WritebackFailureFilter": test_a_revoked_channel_token_on_the_writeback_logs_each_order_and_raises_its_alarm_metric,
     "ReconcileFailureFilter": test_a_revoked_channel_token_on_the_reconcile_poll_logs_the_fix_and_raises_its_alarm_metric,
+    "OrderConsumerIntacctOutageFilter": test_an_intacct_outage_opens_the_breaker_and_a_waiting_payment_reports_its_age,
+    "PaymentConsumerPaymentWaitFilter": test_an_intacct_outage_opens_the_breaker_and_a_waiting_payment_reports_its_age,
 }
 # The same pattern on another log group: the payment consumer logs through the same consumer code
 # ("parked", "intacct request"), stock push and writeback through the same Intacct client.
@@ -381,6 +428,8 @@ SAME_PATTERN_AS = {
     "PaymentConsumerIntacctLatencyFilter": "OrderConsumerIntacctLatencyFilter",
     "StockPushIntacctLatencyFilter": "OrderConsumerIntacctLatencyFilter",
     "WritebackIntacctLatencyFilter": "OrderConsumerIntacctLatencyFilter",
+    "PaymentConsumerIntacctOutageFilter": "OrderConsumerIntacctOutageFilter",
+    "OrderConsumerPaymentWaitFilter": "PaymentConsumerPaymentWaitFilter",
 }
 SETUP_ERROR_FILTERS = {
     "StockPushSetupErrorFilter": "stock push failed",

@@ -97,7 +97,9 @@ def test_two_stores_with_the_same_order_number_never_share_an_invoice(sandbox: I
     assert "invoice.numbering.prefix_by_connection" in (books.entry(b).last_error.fix or "")  # type: ignore[union-attr]
     assert books.entry(b).document_key is None, "never adopted store A's invoice"
     # Its payment waits instead of paying store A's invoice.
-    assert books.pay(payment_event(b, "pb", str(b.total)))[0].startswith("retry: invoice for order")
+    assert books.pay(payment_event(b, "pb", str(b.total)))[0].startswith(
+        "done: waiting for its invoice: invoice for order"
+    )
     assert books.ar_due(a) == a.total
     # The fix the message names works: store B gets its own invoice and its own payment.
     fixed = settings(invoice={"numbering": {"prefix_by_connection": {"shop-b": "B-"}}})

@@ -8,6 +8,7 @@ import json
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -168,3 +169,43 @@ def test_one_unreadable_order_does_not_stop_the_poll(aws: Stack, cs: ChannelSand
     assert result.complete
     ids = {e.order_id for _, e in aws.drain("orders")}
     assert "5102" in ids and "5101" not in ids
+
+
+def test_a_channel_outage_mid_run_loses_nothing_and_the_next_run_resumes(aws: Stack, cs: ChannelSandbox) -> None:
+    """Issue 13: the channel API goes down after the first page; the run fails, the watermark stays
+    at the newest state submitted, and the run after the recovery queues every order (none skipped)."""
+    from intacct_sync.errors import SyncError
+    from local.channel_sandbox import ChannelFault
+
+    woo = conn(cs, "woocommerce")
+    for i in range(60):
+        new_woo_order(cs, 6100 + i)
+    now = datetime.now(UTC)
+    state = aws.state()
+    pipeline = aws.pipeline()
+
+    class OutageAfterFirstSubmit:
+        def submit(self, events: Any, **kw: Any) -> Any:
+            out = pipeline.submit(events, **kw)
+            cs.inject(ChannelFault(channel="woocommerce", kind="http_error", status=503, times=None))
+            return out
+
+    client = client_for(woo, pacer=Pacer())
+    client.page_size = 20  # type: ignore[attr-defined]  # three pages: the outage hits the second
+    with pytest.raises(SyncError):
+        reconcile_connection(
+            woo.id,
+            client,
+            OutageAfterFirstSubmit(),  # type: ignore[arg-type]
+            state,
+            now=now,
+            deadline=Deadline.after(60),
+        )
+    first = {e.order_id for _, e in aws.drain("orders") if e.type == "order"}
+    assert 0 < len(first & {str(6100 + i) for i in range(60)}) < 60
+    mark = state.get_watermark(woo.id)
+    assert mark is None or mark - OVERLAP <= now
+    cs.clear_faults()
+    poll(aws, woo, now=now + timedelta(minutes=15))
+    second = {e.order_id for _, e in aws.drain("orders") if e.type == "order"}
+    assert {str(6100 + i) for i in range(60)} <= first | second, "nothing skipped"

@@ -59,7 +59,7 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
         _pairs(["sqs:SendMessage"], "${OrdersQueue.Arn}", "${PaymentsQueue.Arn}")
         | SEND_KEY
         | _pairs(["s3:PutObject"], CLAIMS)
-        | _pairs(["dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:UpdateItem"], TABLE)
+        | _pairs(["dynamodb:UpdateItem"], TABLE)
         | _pairs(["secretsmanager:GetSecretValue"], CONNECTION_SECRETS)
         | TRACING
     ),
@@ -70,7 +70,6 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
         | _pairs(
             [
                 "dynamodb:BatchGetItem",
-                "dynamodb:BatchWriteItem",
                 "dynamodb:UpdateItem",
                 "dynamodb:GetItem",
                 "dynamodb:PutItem",
@@ -90,14 +89,21 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
     ),
     "WritebackFunction": (
         _pairs(["ssm:GetParameter"], SETTINGS)
-        | _pairs(["dynamodb:Scan", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"], TABLE)
+        | _pairs(["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"], TABLE)
+        # the pending-work index only: no Scan of the ledger on a schedule
+        | _pairs(["dynamodb:Query"], f"{TABLE}/index/writeback")
         | _pairs(["secretsmanager:GetSecretValue"], INTACCT_SECRET, CONNECTION_SECRETS)
         | _pairs(["secretsmanager:ListSecrets"], "*")
         | TRACING
     ),
     "OrderConsumerFunction": (
-        _pairs(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"], "${OrdersQueue.Arn}")
-        | _pairs(["sqs:SendMessage"], "${OrdersDeadLetterQueue.Arn}", "${PaymentsQueue.Arn}")
+        _pairs(
+            ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"],
+            "${OrdersQueue.Arn}",
+        )
+        # parking; payments found on a fetched order or waiting for the invoice; recycled records (issue 13)
+        | _pairs(["sqs:SendMessage"], "${OrdersDeadLetterQueue.Arn}", "${PaymentsQueue.Arn}", "${OrdersQueue.Arn}")
+        | _pairs(["dynamodb:Query"], "${StateTable.Arn}/index/writeback")
         | SEND_KEY
         | _pairs(["s3:GetObject", "s3:PutObject"], CLAIMS)
         | _pairs(["ssm:GetParameter"], SETTINGS)
@@ -116,8 +122,12 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
         | TRACING
     ),
     "PaymentConsumerFunction": (
-        _pairs(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"], "${PaymentsQueue.Arn}")
-        | _pairs(["sqs:SendMessage"], "${PaymentsDeadLetterQueue.Arn}")
+        _pairs(
+            ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"],
+            "${PaymentsQueue.Arn}",
+        )
+        | _pairs(["sqs:SendMessage"], "${PaymentsDeadLetterQueue.Arn}", "${PaymentsQueue.Arn}")
+        | _pairs(["dynamodb:Query"], "${StateTable.Arn}/index/writeback")
         | SEND_KEY
         | _pairs(["s3:GetObject"], CLAIMS)
         | _pairs(["ssm:GetParameter"], SETTINGS)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from intacct_sync.errors import ConfigurationError
+
+MIN_RETENTION_DAYS = 365
 
 
 class Environment(BaseModel):
@@ -24,6 +26,19 @@ class Environment(BaseModel):
     intacct_secret_arn: str | None = None
     settings_parameter: str | None = None
     intacct_max_concurrency: int = 2
+    ledger_retention_days: int = 0
+    """Days a finished ledger entry is kept after its last change (0: for ever); template
+    parameter `LedgerRetentionDays`."""
+
+    @field_validator("ledger_retention_days")
+    @classmethod
+    def _retention(cls, days: int) -> int:
+        if days != 0 and days < MIN_RETENTION_DAYS:
+            raise ValueError(
+                f"LEDGER_RETENTION_DAYS is {days}: give 0 (keep the ledger for ever) or at least "
+                f"{MIN_RETENTION_DAYS} days (the finance audit trail); set the stack parameter LedgerRetentionDays"
+            )
+        return days
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None) -> Environment:
@@ -39,3 +54,18 @@ class Environment(BaseModel):
                 f"Environment variable(s) {', '.join(missing)} not set.",
                 fix="template.yaml sets them: redeploy the stack (sam deploy), or export them locally.",
             )
+
+
+def ledger_retention_days(environ: Mapping[str, str] | None = None) -> int:
+    """LEDGER_RETENTION_DAYS alone, validated as `Environment` does (0 when unset): what the
+    ledger needs when nobody hands it the figure."""
+    env = os.environ if environ is None else environ
+    value = env.get("LEDGER_RETENTION_DAYS")
+    try:
+        return Environment.load({"LEDGER_RETENTION_DAYS": value} if value else {}).ledger_retention_days
+    except ValueError:  # pydantic's ValidationError is a ValueError
+        raise ConfigurationError(
+            f"Environment variable LEDGER_RETENTION_DAYS={value!r} is not valid: give 0 or a number of days "
+            f"of at least {MIN_RETENTION_DAYS}.",
+            fix="Set the stack parameter LedgerRetentionDays (sam deploy) or export a valid value locally.",
+        ) from None

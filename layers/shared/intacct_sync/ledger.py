@@ -4,6 +4,27 @@ One item per order (`ledger#<connection>:<order id>`) holding a JSON document an
 number; every write is conditional on the version read, so two consumers can never overwrite each
 other's progress. Customer matches are cached as `customer#<match key hash>` items, so a known
 customer costs no Intacct read. The finance team reads it through `intacct-sync ops`.
+
+Every write also sets, from the entry alone (`index_keys`), the attributes that put it in the
+state table's sparse index of pending writeback work (`writeback`: partition `wbq`, sort `wbk`),
+and its retention:
+
+- `wbq` = connection id and `wbk` = `d#<last change>`: its document number is still to be written
+  back (the writeback reads these a page at a time, oldest change first);
+- else `wbq` = connection id and `wbk` = `p#<AR record key>`: an open invoice whose paid state the
+  writeback writes when Intacct reports it paid (looked up by that key);
+- `wbar` = the AR record key on both while the paid state is pending (projected into the index,
+  so an entry still waiting for its number is found by its invoice too);
+- `expires` (the table's TTL attribute): a finished entry (paid, credited, deleted, closed,
+  skipped) is deleted by DynamoDB `retention_days` after its last change; none with 0 (keep).
+- `wbq` = `~waiting` and `wbk` = `w#<oldest wait>` instead, while a payment or refund waits on
+  the entry for its invoice (`waiting`, `posting.waiting`): the wait-age check reads the first key
+  only; a writeback step the entry has follows once the wait is over, and it never expires.
+
+An entry leaves the index as soon as a write no longer gives it the attributes (the steps done,
+or no longer possible), so the scheduled writeback reads only work it has to do, never the
+history. One index, not two: CloudFormation adds at most one index to an existing table per
+update. Claims (`doc#`) and the customer cache never expire (README, Operations: Retention).
 """
 
 from __future__ import annotations
@@ -11,17 +32,31 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Callable
-from datetime import UTC, date, datetime
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Literal, Protocol
+from itertools import batched
+from typing import Any, Final, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from intacct_sync.dynamo import ConditionFailed, DynamoTable
+from intacct_sync.environment import ledger_retention_days
 from intacct_sync.errors import TransientError
 
 HISTORY_LIMIT = 40
+WRITEBACK_INDEX: Final = "writeback"
+"""Sparse index of pending writeback work: partition `wbq` (connection), sort `wbk`, with `wbar`."""
+DOCUMENT_PREFIX: Final = "d#"
+"""`wbk` of an entry whose document number is to be written back: `d#<last change>`."""
+PAID_PREFIX: Final = "p#"
+"""`wbk` of an open invoice (number written back) whose paid state may be: `p#<AR record key>`."""
+WAITING_QUEUE: Final = "~waiting"
+"""`wbq` of every entry with a payment or refund waiting for its invoice (no connection id has a `~`)."""
+WAITING_PREFIX: Final = "w#"
+"""`wbk` of a waiting entry: `w#<when its oldest wait began>` (the oldest is the first key)."""
+_PAGE: Final = 100  # BatchGetItem's maximum keys per request
 
 Status = Literal[
     "received",  # seen, nothing posted yet
@@ -34,6 +69,11 @@ Status = Literal[
     "credited",  # paid order cancelled or fully refunded: credit memo posted
     "parked",  # a permanent error stops it: see last_error, fix, then replay
 ]
+WITH_INVOICE: Final = frozenset({"invoiced", "partially_paid", "paid"})
+"""Statuses whose order has a live invoice (its number can be written back to the channel)."""
+UNPAID: Final = frozenset({"invoiced", "partially_paid"})
+FINISHED: Final = frozenset({"paid", "credited", "deleted", "closed", "skipped"})
+"""Statuses after which nothing is expected of the order: retention (`expires`) runs from here."""
 
 
 class LedgerConflict(TransientError):
@@ -93,6 +133,18 @@ class ExtraInvoice(BaseModel):
     ar_record_key: str | None = None
     amount: Decimal
     posted_at: datetime
+
+
+class WaitingEvent(BaseModel):
+    """A payment or refund that came before its invoice (or before the invoice state it needs):
+    kept with its order until the order poster has that invoice, then queued again (`posting.waiting`)."""
+
+    event: str
+    """The canonical event as JSON (`models.events.event_to_json`), exactly as it was delivered."""
+    since: datetime
+    """When it started waiting (kept across redeliveries of the same payment or refund)."""
+    reason: str
+    fix: str | None = None
 
 
 class ErrorRecord(BaseModel):
@@ -170,6 +222,9 @@ class LedgerEntry(BaseModel):
     settled_in_intacct: bool = False
     """The invoice was settled in Intacct itself (a bank transfer recorded there) and the
     writeback marked the channel order paid: a payment the channel then reports is that echo."""
+    waiting: dict[str, WaitingEvent] = Field(default_factory=dict)
+    """Payments and refunds waiting for this order's invoice, by `payment:<id>` / `refund:<id>`
+    (`posting.waiting`): applied by the order poster's next success, exactly once."""
 
     @property
     def paid_total(self) -> Decimal:
@@ -211,6 +266,102 @@ def match_hash(match_key: str) -> str:
     return hashlib.sha256(match_key.encode()).hexdigest()[:32]
 
 
+# --- pending writeback and retention: a pure function of the entry --------------------------
+
+
+def needs_document_writeback(entry: LedgerEntry) -> bool:
+    """The order has a live invoice whose number was not yet written back to the channel."""
+    return entry.status in WITH_INVOICE and bool(entry.document_key) and entry.writeback.document_written_at is None
+
+
+def needs_paid_writeback(entry: LedgerEntry) -> bool:
+    """The order's invoice is open (the channel has not reported it paid) and the writeback has
+    not marked it paid: once Intacct shows the invoice (`ar_record_key`) paid, the writeback does."""
+    return (
+        entry.status in UNPAID
+        and bool(entry.document_key)
+        and bool(entry.ar_record_key)
+        and entry.writeback.paid_written_at is None
+    )
+
+
+def change_text(moment: datetime) -> str:
+    """A change time as fixed-width UTC text (string order is time order): `wbk` after `d#`."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True)
+class IndexKeys:
+    """The attributes a ledger item carries besides its document (None: absent)."""
+
+    queue: str | None = None
+    """`wbq`: the connection id, while a writeback step is pending (the index's partition key)."""
+    step: str | None = None
+    """`wbk`: `d#<change time>` (document number pending) or `p#<AR record key>` (paid state)."""
+    ar: str | None = None
+    """`wbar`: the AR record key, while the paid state may be written back."""
+    expires: int | None = None
+    """`expires`: epoch seconds after which DynamoDB deletes the finished entry (TTL)."""
+
+
+def index_keys(entry: LedgerEntry, *, changed_at: datetime, retention_days: int) -> IndexKeys:
+    """What the entry's item carries for the writeback index and retention, from its own state.
+
+    A finished entry expires `retention_days` after `changed_at` (its last change), also when its
+    document number was never written back: the writeback is off by default, and a label on a
+    year-old channel order is not worth keeping the entry past the retention finance chose."""
+    doc = needs_document_writeback(entry)
+    ar = entry.ar_record_key if needs_paid_writeback(entry) else None
+    step = None
+    if doc:
+        step = DOCUMENT_PREFIX + change_text(changed_at)
+    elif ar:
+        step = PAID_PREFIX + ar
+    expires = None
+    if retention_days > 0 and entry.status in FINISHED and not entry.waiting:
+        expires = int((changed_at + timedelta(days=retention_days)).timestamp())
+    if entry.waiting:
+        # A payment waits for this order: the entry is filed under the one `WAITING_QUEUE`
+        # partition by when its oldest wait began (the wait-age alarm reads the first key only);
+        # a pending writeback step follows once the wait is over.
+        since = min(w.since for w in entry.waiting.values())
+        return IndexKeys(queue=WAITING_QUEUE, step=WAITING_PREFIX + change_text(since), ar=None, expires=None)
+    return IndexKeys(queue=entry.connection_id if step else None, step=step, ar=ar, expires=expires)
+
+
+def _awaiting_paid(entry: LedgerEntry | None, connection_id: str, ar_record_key: str) -> LedgerEntry | None:
+    """`entry` if it is the connection's, on that AR record, with its paid state still to write
+    back (read again after the index pointed at it: the index lags writes); else None."""
+    if entry is None or entry.connection_id != connection_id or entry.ar_record_key != ar_record_key:
+        return None
+    return entry if needs_paid_writeback(entry) else None
+
+
+def _attributes(keys: IndexKeys) -> dict[str, Any]:
+    """`keys` as DynamoDB attribute values (the absent ones left out)."""
+    out: dict[str, Any] = {}
+    if keys.queue is not None and keys.step is not None:
+        out["wbq"], out["wbk"] = {"S": keys.queue}, {"S": keys.step}
+    if keys.ar is not None:
+        out["wbar"] = {"S": keys.ar}
+    if keys.expires is not None:
+        out["expires"] = {"N": str(keys.expires)}
+    return out
+
+
+INDEX_ATTRIBUTES: Final = ("wbq", "wbk", "wbar", "expires")
+
+
+@dataclass
+class ReindexReport:
+    read: int = 0
+    """Ledger items read."""
+    changed: int = 0
+    """Items whose index or retention attributes were (or, dry run, would be) rewritten."""
+    raced: int = 0
+    """Items changed meanwhile by a consumer (whose write set the attributes itself)."""
+
+
 class Ledger(Protocol):
     def get_many(self, keys: list[tuple[str, str]]) -> dict[str, LedgerEntry]:
         """Entries by `connection:order` key for (connection_id, order_id) pairs that exist."""
@@ -221,6 +372,10 @@ class Ledger(Protocol):
         ...
 
     def customer(self, match_key: str) -> str | None: ...
+
+    def customer_many(self, match_keys: Sequence[str]) -> dict[str, str]:
+        """`customer` for many keys in one round trip: the cached ids, by match key, of those cached."""
+        ...
 
     def remember_customer(self, match_key: str, customer_id: str) -> None: ...
 
@@ -235,13 +390,24 @@ class Ledger(Protocol):
 class DynamoLedger(DynamoTable):
     what = "ledger"
 
+    def __init__(self, table: str, *, client: Any = None, retention_days: int | None = None) -> None:
+        """`retention_days`: how long finished entries are kept (0: for ever); None reads
+        LEDGER_RETENTION_DAYS (template parameter `LedgerRetentionDays`)."""
+        super().__init__(table, client=client)
+        self.retention_days = ledger_retention_days() if retention_days is None else retention_days
+
     def get_many(self, keys: list[tuple[str, str]]) -> dict[str, LedgerEntry]:
-        wanted = list(dict.fromkeys(f"{c}:{o}" for c, o in keys))
+        found = self._get_items([f"ledger#{c}:{o}" for c, o in keys])
+        return {entry.key: entry for entry in found.values()}
+
+    def _get_items(self, pks: Sequence[str]) -> dict[str, LedgerEntry]:
+        """Entries by item key (`ledger#...`), read consistently, 100 keys per BatchGetItem."""
+        wanted = list(dict.fromkeys(pks))
         out: dict[str, LedgerEntry] = {}
-        for start in range(0, len(wanted), 100):
+        for start in range(0, len(wanted), _PAGE):
             pending: dict[str, Any] = {
                 self.table: {
-                    "Keys": [{"pk": {"S": f"ledger#{k}"}} for k in wanted[start : start + 100]],
+                    "Keys": [{"pk": {"S": k}} for k in wanted[start : start + _PAGE]],
                     "ConsistentRead": True,
                 }
             }
@@ -250,7 +416,7 @@ class DynamoLedger(DynamoTable):
                 for item in res.get("Responses", {}).get(self.table, []):
                     entry = LedgerEntry.model_validate_json(item["doc"]["S"])
                     entry.version = int(item["version"]["N"])
-                    out[entry.key] = entry
+                    out[item["pk"]["S"]] = entry
                 pending = res.get("UnprocessedKeys") or {}
         return out
 
@@ -259,6 +425,7 @@ class DynamoLedger(DynamoTable):
         doc = entry.model_copy(update={"version": new_version}).model_dump_json()
         condition = "attribute_not_exists(pk)" if entry.version == 0 else "version = :expected"
         values: dict[str, Any] = {":expected": {"N": str(entry.version)}} if entry.version else {}
+        now = datetime.now(UTC)
         kwargs: dict[str, Any] = {
             "TableName": self.table,
             "Item": {
@@ -266,7 +433,9 @@ class DynamoLedger(DynamoTable):
                 "doc": {"S": doc},
                 "version": {"N": str(new_version)},
                 "status": {"S": entry.status},
-                "updated": {"S": datetime.now(UTC).isoformat()},
+                "updated": {"S": now.isoformat()},
+                # A whole-item put: an attribute left out here is removed (the entry leaves an index).
+                **_attributes(index_keys(entry, changed_at=now, retention_days=self.retention_days)),
             },
             "ConditionExpression": condition,
         }
@@ -277,6 +446,151 @@ class DynamoLedger(DynamoTable):
         except ConditionFailed:
             raise LedgerConflict("ledger entry changed concurrently") from None
         entry.version = new_version
+
+    def documents_to_write_back(self, connection_id: str, *, page_size: int = _PAGE) -> Iterator[list[LedgerEntry]]:
+        """The connection's entries whose document number is to be written back, a page at a time,
+        least recently changed first (the `d#` keys of the `writeback` index: only those entries).
+
+        Entries changed after the first page was read are left to the next run, so an entry the
+        caller writes back (or fails to) is not met twice. Each page is re-read consistently by
+        key (BatchGetItem) and only entries still pending are yielded: the index lags writes."""
+        before = DOCUMENT_PREFIX + change_text(datetime.now(UTC))
+        condition = "wbq = :c AND wbk BETWEEN :from AND :to"
+        values = {":c": {"S": connection_id}, ":from": {"S": DOCUMENT_PREFIX}, ":to": {"S": before}}
+        for items in self._query(condition, values, page_size=page_size):
+            pks = [item["pk"]["S"] for item in items]
+            found = self._get_items(pks)
+            page = [e for pk in pks if (e := found.get(pk)) is not None]
+            page = [e for e in page if e.connection_id == connection_id and needs_document_writeback(e)]
+            if page:
+                yield page
+
+    def awaiting_paid_writeback(
+        self, connection_id: str, ar_record_keys: Iterable[str]
+    ) -> Iterator[LedgerEntry | None]:
+        """For each AR record key (ARINVOICE RECORDNO) in turn, the connection's entry whose open
+        invoice it is and whose paid state is still to be written back, or None (not ours, paid
+        on the channel, done before).
+
+        Reads only pending work: once, the `d#` keys with their `wbar` (entries still waiting for
+        their number: after the document step, what it could not do), then per key the `p#<key>`
+        index key, and the entries found by key (BatchGetItem, consistent), 100 keys at a time."""
+        queued: dict[str, str] | None = None
+        for chunk in batched(ar_record_keys, _PAGE):
+            if queued is None:
+                values = {":c": {"S": connection_id}, ":d": {"S": DOCUMENT_PREFIX}}
+                queued = {
+                    item["wbar"]["S"]: item["pk"]["S"]
+                    for items in self._query("wbq = :c AND begins_with(wbk, :d)", values)
+                    for item in items
+                    if "wbar" in item
+                }
+            pks: dict[str, str] = {}
+            for ar in dict.fromkeys(k for k in chunk if k):
+                pk = queued.get(ar)
+                if pk is None:
+                    values = {":c": {"S": connection_id}, ":k": {"S": PAID_PREFIX + ar}}
+                    pk = next(
+                        (i["pk"]["S"] for items in self._query("wbq = :c AND wbk = :k", values) for i in items), None
+                    )
+                if pk is not None:
+                    pks[ar] = pk
+            found = self._get_items(list(pks.values()))
+            for ar in chunk:
+                yield _awaiting_paid(found.get(pks.get(ar, "")), connection_id, ar)
+
+    def _query(
+        self, condition: str, values: dict[str, Any], *, page_size: int | None = None
+    ) -> Iterator[list[dict[str, Any]]]:
+        """The `writeback` index's items matching `condition`, a page at a time."""
+        start: dict[str, Any] | None = None
+        while True:
+            kwargs: dict[str, Any] = {
+                "TableName": self.table,
+                "IndexName": WRITEBACK_INDEX,
+                "KeyConditionExpression": condition,
+                "ExpressionAttributeValues": values,
+            }
+            if page_size:
+                kwargs["Limit"] = page_size
+            if start:
+                kwargs["ExclusiveStartKey"] = start
+            res = self._call("query", **kwargs)
+            yield res.get("Items", [])
+            start = res.get("LastEvaluatedKey")
+            if not start:
+                return
+
+    def waiting_entries(self, *, limit: int | None = None) -> list[LedgerEntry]:
+        """Entries with a payment or refund waiting, oldest wait first (the `~waiting` keys of the
+        `writeback` index: only those entries, never the history); `limit=1` is the wait-age check."""
+        values = {":q": {"S": WAITING_QUEUE}, ":w": {"S": WAITING_PREFIX}}
+        pks: list[str] = []
+        for items in self._query("wbq = :q AND begins_with(wbk, :w)", values, page_size=limit):
+            pks += [item["pk"]["S"] for item in items]
+            if limit is not None and len(pks) >= limit:
+                break
+        found = self._get_items(pks[:limit] if limit is not None else pks)
+        return [e for pk in pks if (e := found.get(pk)) is not None and e.waiting][:limit]
+
+    def reindex(self, *, dry_run: bool = False, on_page: Callable[[int], None] | None = None) -> ReindexReport:
+        """Give every ledger item the index and retention attributes its entry calls for (a one-off
+        after upgrading a stack whose items predate them: `intacct-sync ops reindex`).
+
+        One scan of the table, a page at a time (memory stays flat); an item whose attributes
+        differ is updated in place, on condition that its version is unchanged; a finished entry's
+        retention counts from its last change (`updated`). Safe to repeat and to run while the
+        stack works: an entry written meanwhile got its attributes from that write."""
+        report = ReindexReport()
+        names = {"#v": "version", "#u": "updated", "#e": "expires"}
+        paginator = self.client.get_paginator("scan")
+        for page in paginator.paginate(
+            TableName=self.table,
+            FilterExpression="begins_with(pk, :p)",
+            ExpressionAttributeValues={":p": {"S": "ledger#"}},
+            ProjectionExpression="pk, doc, #v, #u, wbq, wbk, wbar, #e",
+            ExpressionAttributeNames=names,
+        ):
+            for item in page.get("Items", []):
+                report.read += 1
+                self._reindex_item(item, report, dry_run=dry_run)
+            if on_page is not None:
+                on_page(report.read)
+        return report
+
+    def _reindex_item(self, item: dict[str, Any], report: ReindexReport, *, dry_run: bool) -> None:
+        entry = LedgerEntry.model_validate_json(item["doc"]["S"])
+        try:
+            changed_at = datetime.fromisoformat(item["updated"]["S"])
+        except (KeyError, ValueError):
+            changed_at = datetime.now(UTC)
+        if changed_at.tzinfo is None:
+            changed_at = changed_at.replace(tzinfo=UTC)
+        wanted = _attributes(index_keys(entry, changed_at=changed_at, retention_days=self.retention_days))
+        present = {k: item[k] for k in INDEX_ATTRIBUTES if k in item}
+        if present == wanted:
+            return
+        report.changed += 1
+        if dry_run:
+            return
+        clauses = []
+        if wanted:
+            clauses.append("SET " + ", ".join(f"#{k} = :{k}" for k in wanted))
+        if removed := [f"#{k}" for k in INDEX_ATTRIBUTES if k not in wanted]:
+            clauses.append("REMOVE " + ", ".join(removed))
+        try:
+            self._call(
+                "update_item",
+                TableName=self.table,
+                Key={"pk": item["pk"]},
+                UpdateExpression=" ".join(clauses),
+                ConditionExpression="#version = :version",
+                ExpressionAttributeNames={f"#{k}": k for k in (*INDEX_ATTRIBUTES, "version")},
+                ExpressionAttributeValues={f":{k}": v for k, v in wanted.items()} | {":version": item["version"]},
+            )
+        except ConditionFailed:
+            report.changed -= 1
+            report.raced += 1
 
     def get(self, connection_id: str, order_id: str) -> LedgerEntry | None:
         return self.get_many([(connection_id, order_id)]).get(f"{connection_id}:{order_id}")
@@ -336,6 +650,25 @@ class DynamoLedger(DynamoTable):
         )
         return item["customer_id"]["S"] if item else None
 
+    def customer_many(self, match_keys: Sequence[str]) -> dict[str, str]:
+        """One BatchGetItem per 100 keys (a wave's customers and contacts), not a GetItem each."""
+        by_pk = {f"customer#{match_hash(k)}": k for k in dict.fromkeys(match_keys)}
+        wanted = list(by_pk)
+        out: dict[str, str] = {}
+        for start in range(0, len(wanted), _PAGE):
+            pending: dict[str, Any] = {
+                self.table: {
+                    "Keys": [{"pk": {"S": pk}} for pk in wanted[start : start + _PAGE]],
+                    "ProjectionExpression": "pk, customer_id",
+                }
+            }
+            while pending:
+                res = self._call("batch_get_item", RequestItems=pending)
+                for item in res.get("Responses", {}).get(self.table, []):
+                    out[by_pk[item["pk"]["S"]]] = item["customer_id"]["S"]
+                pending = res.get("UnprocessedKeys") or {}
+        return out
+
     def remember_customer(self, match_key: str, customer_id: str) -> None:
         self._call(
             "put_item",
@@ -360,11 +693,15 @@ class DynamoLedger(DynamoTable):
 class InMemoryLedger:
     """The same contract in memory (unit tests and benches)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, retention_days: int = 0) -> None:
         self._lock = threading.Lock()
+        self.retention_days = retention_days
         self.entries: dict[str, tuple[int, str]] = {}
         self.customers: dict[str, str] = {}
         self.documents: dict[str, str] = {}
+        self.index: dict[str, IndexKeys] = {}
+        """The attributes DynamoLedger would store beside each entry (`index_keys`), by entry key."""
+        self._pending: dict[str, dict[str, IndexKeys]] = {}  # connection -> entry key -> its index keys
 
     def get_many(self, keys: list[tuple[str, str]]) -> dict[str, LedgerEntry]:
         out: dict[str, LedgerEntry] = {}
@@ -388,6 +725,42 @@ class InMemoryLedger:
                 raise LedgerConflict("ledger entry changed concurrently")
             self.entries[entry.key] = (entry.version + 1, entry.model_dump_json())
             entry.version += 1
+            self._reindex(entry)
+
+    def _reindex(self, entry: LedgerEntry) -> None:
+        keys = index_keys(entry, changed_at=datetime.now(UTC), retention_days=self.retention_days)
+        self.index[entry.key] = keys
+        for pending in self._pending.values():  # its connection's, or the `~waiting` partition
+            pending.pop(entry.key, None)
+        if keys.queue is not None:
+            self._pending.setdefault(keys.queue, {})[entry.key] = keys
+
+    def documents_to_write_back(self, connection_id: str, *, page_size: int = _PAGE) -> Iterator[list[LedgerEntry]]:
+        """As DynamoLedger's: pages of entries still pending, least recently changed first."""
+        before = DOCUMENT_PREFIX + change_text(datetime.now(UTC))
+        with self._lock:
+            queued = sorted(
+                (k.step, key)
+                for key, k in self._pending.get(connection_id, {}).items()
+                if k.step and DOCUMENT_PREFIX <= k.step <= before
+            )
+        for start in range(0, len(queued), page_size):
+            keys = [key for _, key in queued[start : start + page_size]]
+            found = self.get_many([(c, o) for c, _, o in (k.partition(":") for k in keys)])
+            page = [e for k in keys if (e := found.get(k)) is not None and needs_document_writeback(e)]
+            if page:
+                yield page
+
+    def awaiting_paid_writeback(
+        self, connection_id: str, ar_record_keys: Iterable[str]
+    ) -> Iterator[LedgerEntry | None]:
+        """As DynamoLedger's: per AR record key, the entry awaiting its paid state, or None."""
+        with self._lock:
+            by_ar = {k.ar: key for key, k in self._pending.get(connection_id, {}).items() if k.ar}
+        for ar in ar_record_keys:
+            key = by_ar.get(ar)
+            entry = self.get_many([(connection_id, key.partition(":")[2])]).get(key) if key else None
+            yield _awaiting_paid(entry, connection_id, ar)
 
     def list_entries(
         self, status: str | None = None, *, on_page: Callable[[int], None] | None = None
@@ -407,8 +780,18 @@ class InMemoryLedger:
             if e.order_number == order_number and (connection_id is None or e.connection_id == connection_id)
         ]
 
+    def waiting_entries(self, *, limit: int | None = None) -> list[LedgerEntry]:
+        """As DynamoLedger's: entries with a payment or refund waiting, oldest wait first."""
+        with self._lock:
+            keys = sorted((k.step or "", key) for key, k in self._pending.get(WAITING_QUEUE, {}).items())
+        found = self.get_many([(c, o) for c, _, o in (key.partition(":") for _, key in keys)])
+        return [e for _, key in keys if (e := found.get(key)) is not None and e.waiting][:limit]
+
     def customer(self, match_key: str) -> str | None:
         return self.customers.get(match_key)
+
+    def customer_many(self, match_keys: Sequence[str]) -> dict[str, str]:
+        return {k: self.customers[k] for k in match_keys if k in self.customers}
 
     def remember_customer(self, match_key: str, customer_id: str) -> None:
         self.customers[match_key] = customer_id

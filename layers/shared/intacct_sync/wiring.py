@@ -3,6 +3,10 @@
 Handlers stay a few lines: they ask this module for a poster or an intake and call it. Secrets and
 settings are read through Powertools Parameters with a cache (5 minutes), so a warm container
 costs no Secrets Manager or SSM call per message.
+
+Cold import: a handler module imports this one at load, so it imports nothing heavy itself.
+pydantic models, requests, the posting code and the Powertools utilities load when a builder
+below first runs (the first invocation), once per container.
 """
 
 from __future__ import annotations
@@ -10,36 +14,55 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Sequence
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
-from intacct_sync.channels.api import client_for
-from intacct_sync.connections import ConnectionStore, SecretsManagerConnections, secret_string
-from intacct_sync.environment import Environment
-from intacct_sync.errors import PermanentError
-from intacct_sync.intacct import IntacctClient, IntacctCredentials
-from intacct_sync.intacct.gate import DynamoSemaphore
-from intacct_sync.intake.pipeline import EventPipeline
-from intacct_sync.ledger import DynamoLedger
-from intacct_sync.models.events import CanonicalEvent, OrderEvent
-from intacct_sync.models.order import Order, Refund
-from intacct_sync.posting.cash_change import CashChangePoster
-from intacct_sync.posting.orders import OrderPoster
-from intacct_sync.posting.payments import PaymentPoster
-from intacct_sync.queues import SqsEventQueue
 from intacct_sync.retry import Deadline
-from intacct_sync.settings import DEFAULT_SETTINGS, Settings, load_settings
-from intacct_sync.state import DynamoStateStore
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Tracer
+
+    from intacct_sync.connections import ConnectionStore
+    from intacct_sync.environment import Environment
+    from intacct_sync.intacct import IntacctClient, IntacctCredentials
+    from intacct_sync.models.events import CanonicalEvent
+    from intacct_sync.models.order import Order, Refund
+    from intacct_sync.posting.orders import OrderPoster
+    from intacct_sync.posting.payments import PaymentPoster
+    from intacct_sync.queues import SqsEventQueue
+    from intacct_sync.settings import Settings
 
 CACHE_S = 300
 
 
+def trace_when_imported(tracer: Tracer, *modules: str) -> None:
+    """X-Ray patches each of `modules` when it is first imported, not now.
+
+    `Tracer(patch_modules=[..., "requests"])` imports requests at construction, at cold import
+    (another 0.1-0.2x of `import boto3`). A post-import hook patches the module the moment the
+    first call's code imports it, before anything uses it, so every request is still traced.
+    With tracing disabled `Tracer.patch` does nothing.
+    """
+    import wrapt  # noqa: PLC0415 - already loaded by aws_xray_sdk (the Tracer's provider)
+
+    def patch(module: ModuleType) -> None:
+        tracer.patch(modules=[module.__name__])
+
+    for name in modules:
+        wrapt.register_post_import_hook(patch, name)
+
+
 @functools.cache
 def environment() -> Environment:
+    from intacct_sync.environment import Environment  # noqa: PLC0415 - pydantic: first call, not import
+
     return Environment.load()
 
 
 def settings(env: Environment) -> Settings:
     """The sync settings from the SSM parameter (JSON), or the defaults when none is configured."""
+    from intacct_sync.settings import DEFAULT_SETTINGS, load_settings  # noqa: PLC0415
+
     if not env.settings_parameter:
         return DEFAULT_SETTINGS
     from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415
@@ -49,9 +72,12 @@ def settings(env: Environment) -> Settings:
 
 
 def intacct_credentials(env: Environment) -> IntacctCredentials:
-    env.require("intacct_secret_arn")
     from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415
 
+    from intacct_sync.connections import secret_string  # noqa: PLC0415
+    from intacct_sync.intacct.credentials import IntacctCredentials  # noqa: PLC0415
+
+    env.require("intacct_secret_arn")
     raw: Any = parameters.get_secret(env.intacct_secret_arn or "", max_age=CACHE_S)
     if isinstance(raw, bytes | bytearray):  # Powertools hands back SecretBinary as bytes
         return IntacctCredentials.from_secret(
@@ -76,12 +102,17 @@ CURRENT = CurrentDeadline()
 
 def intacct_client(env: Environment) -> IntacctClient:
     """A client whose every request first takes one of the stack-wide Intacct slots."""
+    from intacct_sync.intacct.client import IntacctClient  # noqa: PLC0415
+    from intacct_sync.intacct.gate import DynamoSemaphore  # noqa: PLC0415
+
     env.require("state_table")
     gate = DynamoSemaphore(env.state_table or "", slots=env.intacct_max_concurrency, wait_s=CURRENT.remaining)
     return IntacctClient(intacct_credentials(env), gate=gate.hold)
 
 
 def queue(env: Environment) -> SqsEventQueue:
+    from intacct_sync.queues import SqsEventQueue  # noqa: PLC0415
+
     env.require("orders_queue_url", "payments_queue_url", "claim_check_bucket")
     return SqsEventQueue(
         orders_url=env.orders_queue_url or "",
@@ -91,6 +122,8 @@ def queue(env: Environment) -> SqsEventQueue:
 
 
 def connections(env: Environment) -> ConnectionStore:
+    from intacct_sync.connections import SecretsManagerConnections  # noqa: PLC0415
+
     return SecretsManagerConnections(env.connection_secret_prefix)
 
 
@@ -101,6 +134,9 @@ class ChannelFetcher:
         self.store = store
 
     def events(self, event: CanonicalEvent, deadline: Deadline) -> list[CanonicalEvent]:
+        from intacct_sync.channels.api import client_for  # noqa: PLC0415 - requests: on first fetch
+        from intacct_sync.errors import PermanentError  # noqa: PLC0415
+
         connection = self.store.get(event.connection_id)
         if connection is None:
             raise PermanentError(
@@ -110,11 +146,16 @@ class ChannelFetcher:
         return client_for(connection).fetch_order_events(event.order_id, deadline=deadline)
 
     def order(self, event: CanonicalEvent, deadline: Deadline) -> Order | None:
+        from intacct_sync.models.events import OrderEvent  # noqa: PLC0415
+
         found = [e for e in self.events(event, deadline) if isinstance(e, OrderEvent)]
         return found[0].payload if found else None
 
     def refund(self, refund: Refund, deadline: Deadline) -> Refund | None:
         """The refund's current state in full (see `ChannelClient.fetch_refund`)."""
+        from intacct_sync.channels.api import client_for  # noqa: PLC0415
+        from intacct_sync.errors import PermanentError  # noqa: PLC0415
+
         connection = self.store.get(refund.connection_id)
         if connection is None:
             raise PermanentError(
@@ -125,6 +166,11 @@ class ChannelFetcher:
 
 
 def order_poster(env: Environment) -> OrderPoster:
+    from intacct_sync.intake.pipeline import EventPipeline  # noqa: PLC0415
+    from intacct_sync.ledger import DynamoLedger  # noqa: PLC0415
+    from intacct_sync.posting.orders import OrderPoster  # noqa: PLC0415
+    from intacct_sync.state import DynamoStateStore  # noqa: PLC0415
+
     env.require("state_table")
     pipeline = EventPipeline(DynamoStateStore(env.state_table or ""), queue(env))
     fetcher = ChannelFetcher(connections(env))
@@ -142,6 +188,9 @@ def order_poster(env: Environment) -> OrderPoster:
 
 
 def payment_poster(env: Environment) -> PaymentPoster:
+    from intacct_sync.ledger import DynamoLedger  # noqa: PLC0415
+    from intacct_sync.posting.cash_change import CashChangePoster  # noqa: PLC0415
+
     env.require("state_table")
     fetcher = ChannelFetcher(connections(env))
     return CashChangePoster(  # POS cash change netted from its sale, else the PaymentPoster

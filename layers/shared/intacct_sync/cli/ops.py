@@ -4,6 +4,7 @@
     intacct-sync ops status --stack NAME --connection shopify-main --order-id 450789469
     intacct-sync ops parked --stack NAME
     intacct-sync ops replay --stack NAME --queue orders [--max 100] [--dry-run]
+    intacct-sync ops reindex --stack NAME --retention-days DAYS [--dry-run]
 
 `--stack` reads the table and queue URLs from the CloudFormation stack's outputs; `--table`,
 `--dlq-url` and `--queue-url` give them directly; without either, the environment's STATE_TABLE,
@@ -16,6 +17,11 @@ order id, so a number is looked up by one filtered scan of the state table (read
 only); `--order-id` takes the internal id (the webhook's `id`) and reads one item. An `--order`
 that no entry has as its number is tried as an internal id (the option's earlier meaning). Exit
 status: 0 shown, 1 no entry or several (listed), 2 could not run (one line: why, and the fix).
+
+`reindex` is the one-off after upgrading a stack whose ledger predates the writeback index and
+`LedgerRetentionDays`: one scan gives every ledger item the attributes its entry calls for (the
+writeback's pending-work index, `expires` for finished entries); `--retention-days` must be the
+stack's `LedgerRetentionDays`. Safe to repeat and to run while the stack works.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from intacct_sync.cli.main import (
     progress_enabled,
     stack_outputs,
 )
+from intacct_sync.environment import MIN_RETENTION_DAYS
 from intacct_sync.ledger import DynamoLedger, LedgerEntry
 
 _SHOPIFY_GID = re.compile(r"^gid://shopify/Order/(\d+)$")
@@ -62,6 +69,10 @@ def describe(entry: LedgerEntry) -> str:
         )
     for r in entry.refunds.values():
         lines.append(f"    credit {r.refund_id}: {r.amount} ({r.document_key or '?'}) at {r.posted_at:%Y-%m-%d %H:%M}")
+    for key, w in entry.waiting.items():  # payments and refunds waiting for the invoice (posting.waiting)
+        lines.append(f"    waiting {key} since {w.since:%Y-%m-%d %H:%M}: {w.reason}")
+        if w.fix:
+            lines.append(f"      how to fix     {w.fix}")
     if entry.last_error:
         e = entry.last_error
         lines.append(f"  last error       {e.kind} at {e.at:%Y-%m-%d %H:%M}: {e.message}")
@@ -196,7 +207,7 @@ def _parser() -> argparse.ArgumentParser:
         parents=shared,
         epilog="--stack, --table, --region, --progress and --debug go before or after the subcommand.",
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{status,parked,replay}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{status,parked,replay,reindex}")
     st = sub.add_parser("status", help="one order's sync state", parents=shared, description="One order's sync state.")
     st.add_argument("--connection", help="connection id (the /webhooks/<id> of its store); needed with --order-id")
     which = st.add_mutually_exclusive_group(required=True)
@@ -223,7 +234,34 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("--queue-url", help="the queue to move them to (env ORDERS_QUEUE_URL / PAYMENTS_QUEUE_URL)")
     rp.add_argument("--max", type=int, default=100, help="messages moved at most (default 100)")
     rp.add_argument("--dry-run", action="store_true", help="list what would move; move nothing")
+    ri = sub.add_parser(
+        "reindex",
+        help="one-off after an upgrade: writeback index and retention attributes on every ledger item",
+        parents=shared,
+        description=(
+            "Give every ledger item the attributes its entry calls for: the writeback's pending-work "
+            "index and, for finished entries, `expires` (retention). One scan of the state table."
+        ),
+    )
+    ri.add_argument(
+        "--retention-days",
+        type=_retention_days,
+        required=True,
+        metavar="DAYS",
+        help="the stack's LedgerRetentionDays (0: keep for ever; else at least 365)",
+    )
+    ri.add_argument("--dry-run", action="store_true", help="count what would change; change nothing")
     return parser
+
+
+def _retention_days(text: str) -> int:
+    try:
+        days = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of days: {text!r}") from None
+    if days != 0 and days < MIN_RETENTION_DAYS:
+        raise argparse.ArgumentTypeError(f"give 0 (keep for ever) or at least {MIN_RETENTION_DAYS} days, not {days}")
+    return days
 
 
 @command
@@ -244,14 +282,17 @@ def main(argv: Sequence[str] | None = None, *, clients: dict[str, Any] | None = 
     outputs = stack_outputs(stack, client("cloudformation")) if stack else environment_outputs()
     progress = progress_enabled(args)
 
-    if args.command in ("status", "parked"):
+    if args.command in ("status", "parked", "reindex"):
         table = getattr(args, "table", None) or outputs.get("StateTableName")
         if not table:
             parser.error("give --stack or --table (or set STATE_TABLE)")
         note(table=table)
-        ledger = DynamoLedger(table, client=client("dynamodb"))
+        retention = args.retention_days if args.command == "reindex" else 0  # only reindex writes
+        ledger = DynamoLedger(table, client=client("dynamodb"), retention_days=retention)
         if args.command == "status":
             return status(ledger, args, progress)
+        if args.command == "reindex":
+            return reindex(ledger, dry_run=args.dry_run, progress=progress)
         with Progress("reading the ledger (items)", enabled=progress) as shown:
             parked = ledger.list_entries("parked", on_page=shown.update)
         if args.connection:
@@ -291,6 +332,18 @@ def _waiting(sqs: Any, dlq: str, limit: int) -> int | None:
         return min(limit, int(attrs["Attributes"]["ApproximateNumberOfMessages"]))
     except Exception:  # only the progress total is lost; replay itself reports real errors
         return None
+
+
+def reindex(ledger: DynamoLedger, *, dry_run: bool, progress: bool | None) -> int:
+    with Progress("reindexing the ledger (items read)", enabled=progress) as shown:
+        report = ledger.reindex(dry_run=dry_run, on_page=shown.update)
+    verb = "would update" if dry_run else "updated"
+    retention = f"{ledger.retention_days} days" if ledger.retention_days else "keep for ever"
+    print(
+        f"{report.read} ledger item(s) read, {report.changed} {verb} (retention: {retention})"
+        + (f", {report.raced} written meanwhile by the stack (already up to date)" if report.raced else "")
+    )
+    return EXIT_OK
 
 
 def status(ledger: DynamoLedger, args: argparse.Namespace, progress: bool | None) -> int:

@@ -8,6 +8,11 @@
 - A permanent failure is parked: the message is copied to the dead-letter queue with its reason
   (message attributes) and reported done, so it stops blocking its group; the ledger says why.
   `intacct-sync ops replay` moves parked messages back after the fix.
+- With a `guard` (`posting.breaker.ConsumerGuard`: the stack-wide Intacct circuit breaker), a
+  batch that finds Intacct out (or makes it so) pushes its records back until the breaker's
+  next probe, and a record that must be retried from its 6th receive on is recycled as a new
+  message: transient failures never use up the queue's receive budget (the arithmetic is in
+  `posting.breaker`), so only permanent errors reach the dead-letter queues, with their reason.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import logging
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -24,6 +29,9 @@ from intacct_sync import logs
 from intacct_sync.models.events import CanonicalEvent
 from intacct_sync.posting.outcome import Outcome
 from intacct_sync.retry import Deadline
+
+if TYPE_CHECKING:
+    from intacct_sync.posting.breaker import ConsumerGuard
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +73,57 @@ def process_batch(
     deadline: Deadline,
     on_outcome: Callable[[CanonicalEvent | None, Outcome], None] | None = None,
     reserve_s: float = 5.0,
+    guard: ConsumerGuard | None = None,
 ) -> dict[str, list[dict[str, str]]]:
     """Run a batch; returns the `batchItemFailures` answer (ReportBatchItemFailures)."""
+    records = records_of(event)
+    if guard is None:
+        failures = _run(
+            records,
+            decode=decode,
+            poster=poster,
+            park=park,
+            deadline=deadline,
+            on_outcome=on_outcome,
+            reserve_s=reserve_s,
+            guard=None,
+        )
+    elif records and guard.begin() is not None:  # Intacct is out: nothing decoded, nothing posted
+        failures = [r.message_id for r in records]
+    else:
+        failures = _run(
+            records,
+            decode=decode,
+            poster=poster,
+            park=park,
+            deadline=deadline,
+            on_outcome=on_outcome,
+            reserve_s=reserve_s,
+            guard=guard,
+        )
+    if guard is not None and failures:
+        by_id = {r.message_id: r for r in records}
+        failures = [r.message_id for r in guard.settle([by_id[m] for m in failures])]
+    return {"batchItemFailures": [{"itemIdentifier": m} for m in failures]}
+
+
+def _run(
+    records: list[Record],
+    *,
+    decode: Callable[[str], CanonicalEvent],
+    poster: Poster,
+    park: Callable[[Record, Outcome], None],
+    deadline: Deadline,
+    on_outcome: Callable[[CanonicalEvent | None, Outcome], None] | None,
+    reserve_s: float,
+    guard: ConsumerGuard | None,
+) -> list[str]:
+    """The batch's waves; returns the message ids to report as failures, in batch order."""
     notify = on_outcome or (lambda _e, _o: None)
     groups: OrderedDict[str, deque[tuple[Record, CanonicalEvent]]] = OrderedDict()
     failures: list[str] = []
     blocked: set[str] = set()  # groups with an unreadable record: it and later ones wait
-    for record in records_of(event):
+    for record in records:
         if record.group_id in blocked:
             failures.append(record.message_id)
             continue
@@ -103,7 +155,7 @@ def process_batch(
         group.clear()
 
     while any(groups.values()):
-        if deadline.remaining() < reserve_s:
+        if deadline.remaining() < reserve_s or (guard is not None and guard.pause_s is not None):
             for group in groups.values():
                 fail_rest(group)
             break
@@ -130,7 +182,8 @@ def process_batch(
                         "posted" if outcome.posted else "nothing to post",
                         extra={"outcome": "posted" if outcome.posted else "unchanged", "reason": outcome.reason},
                     )
-    return {"batchItemFailures": [{"itemIdentifier": m} for m in failures]}
+    order = {r.message_id: i for i, r in enumerate(records)}
+    return sorted(failures, key=order.__getitem__)
 
 
 def _event_keys(record: Record, event: CanonicalEvent) -> dict[str, str | None]:

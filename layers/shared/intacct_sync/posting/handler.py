@@ -1,22 +1,29 @@
-"""The Lambda handler shared by the orders and payments consumers (they differ by data only)."""
+"""The Lambda handler shared by the orders and payments consumers (they differ by data only).
+
+Cold import: only Powertools and the logging set-up load with the handler module; the posting
+code (pydantic models, requests, the Intacct client) loads on the first invocation, when the
+poster is built (once per container). requests is traced from the moment it is imported.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from intacct_sync import wiring
 from intacct_sync.logs import function_logger
-from intacct_sync.models.events import CanonicalEvent
-from intacct_sync.posting.consumer import DeadLetterParking, process_batch
-from intacct_sync.posting.orders import OrderPoster
-from intacct_sync.posting.outcome import Outcome
-from intacct_sync.posting.payments import PaymentPoster
 from intacct_sync.retry import Deadline
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from intacct_sync.models.events import CanonicalEvent
+    from intacct_sync.posting.orders import OrderPoster
+    from intacct_sync.posting.outcome import Outcome
+    from intacct_sync.posting.payments import PaymentPoster
 
 Kind = Literal["orders", "payments"]
 _METRIC = {"done": "Handled", "retry": "Retried", "park": "Parked"}
@@ -25,7 +32,8 @@ _METRIC = {"done": "Handled", "retry": "Retried", "park": "Parked"}
 def consumer_handler(kind: Kind) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
     logger = function_logger()
     metrics = Metrics()
-    tracer = Tracer(patch_modules=["botocore", "requests"])
+    tracer = Tracer(patch_modules=["botocore"])
+    wiring.trace_when_imported(tracer, "requests")
     posters: dict[str, OrderPoster | PaymentPoster] = {}  # built once per warm container
     prefix = "Orders" if kind == "orders" else "Payments"
 
@@ -38,6 +46,8 @@ def consumer_handler(kind: Kind) -> Callable[[dict[str, Any], LambdaContext], di
     @tracer.capture_lambda_handler(capture_response=False)
     @metrics.log_metrics
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        from intacct_sync.posting.consumer import DeadLetterParking, process_batch  # noqa: PLC0415 - first call
+
         env = wiring.environment()
         wiring.CURRENT.deadline = Deadline.from_context(context, reserve_s=5)
         if kind not in posters:
@@ -45,6 +55,8 @@ def consumer_handler(kind: Kind) -> Callable[[dict[str, Any], LambdaContext], di
         # Settings changes apply within the parameter cache's 5 minutes, also in warm containers.
         posters[kind].settings = wiring.settings(env)
         dlq = env.orders_dlq_url if kind == "orders" else env.payments_dlq_url
+        from intacct_sync.posting.breaker import guard_for  # noqa: PLC0415 - first call (issue 13)
+
         return process_batch(
             event,
             decode=wiring.decoder(env),
@@ -52,6 +64,7 @@ def consumer_handler(kind: Kind) -> Callable[[dict[str, Any], LambdaContext], di
             park=DeadLetterParking(dlq or ""),
             deadline=wiring.CURRENT.deadline,
             on_outcome=count,
+            guard=guard_for(env, posters[kind], kind),
         )
 
     handler: Callable[[dict[str, Any], LambdaContext], dict[str, Any]] = lambda_handler

@@ -5,7 +5,8 @@ Round trips per wave: 0-1 customer lookup request (only for customers not yet in
 cache), 1 write request carrying every order's functions (customer create + invoice write + the
 read-back of the invoice's AR record key), and, only when an answer was lost or Intacct refused a
 repeat, 1 lookup request to adopt what an earlier attempt committed. Functions are independent
-(transaction=false): one order's failure never rolls back another's.
+(transaction=false): one order's failure never rolls back another's. The ledger's customer cache
+(customers and contacts) is read once per wave (one BatchGetItem), not once per order.
 
 Exactly once: each write carries a deterministic controlid under uniqueid=true, and anything
 uncertain is looked up by its document id before any re-create.
@@ -32,7 +33,7 @@ from intacct_sync.intacct.wire import Function, Result
 from intacct_sync.ledger import ExtraInvoice, Ledger, LedgerConflict, LedgerEntry, RefundRecord
 from intacct_sync.models.events import CancellationEvent, CanonicalEvent, OrderEvent
 from intacct_sync.models.order import FinancialStatus, Order, OrderStatus, Refund
-from intacct_sync.posting import contacts, customers, identity, mapping
+from intacct_sync.posting import contacts, customers, identity, mapping, waiting
 from intacct_sync.posting.explain import explain
 from intacct_sync.posting.outcome import Outcome
 from intacct_sync.posting.rules import evaluate
@@ -84,10 +85,37 @@ def readback(txn: SalesTransaction, *, key: str | None) -> Function:
 
 
 @dataclass
+class _KnownCustomers:
+    """A wave's view of the ledger's customer cache (customers and contacts): every key the wave
+    may ask for is read in one `Ledger.customer_many` call up front, not a read per order."""
+
+    ledger: Ledger
+    known: dict[str, str] = field(default_factory=dict)
+    asked: set[str] = field(default_factory=set)
+
+    def prefetch(self, keys: Sequence[str]) -> None:
+        fresh = [k for k in dict.fromkeys(keys) if k not in self.asked]
+        if fresh:
+            self.known.update(self.ledger.customer_many(fresh))
+            self.asked.update(fresh)
+
+    def get(self, key: str) -> str | None:
+        if key not in self.asked:  # not foreseen by the prefetch: read it on its own
+            self.prefetch([key])
+        return self.known.get(key)
+
+    def remember(self, key: str, customer_id: str) -> None:
+        self.ledger.remember_customer(key, customer_id)
+        self.known[key] = customer_id
+        self.asked.add(key)
+
+
+@dataclass
 class _Work:
     source_event_id: str
     event: CanonicalEvent
     entry: LedgerEntry
+    known: _KnownCustomers
     order: Order | None = None
     action: str = ""
     txn: SalesTransaction | None = None
@@ -96,6 +124,8 @@ class _Work:
     contact_creates: list[Function] = field(default_factory=list)
     new_customer_key: str | None = None
     readback: Function | None = None
+    readback_key: str | None = None
+    """The DOCID this work reads back through the wave's shared read-back query (None: its own)."""
     match_key: customers.CustomerKey | None = None
     outcome: Outcome | None = None
     new_hash: str | None = None
@@ -128,13 +158,15 @@ class OrderPoster:
         outcomes: dict[str, Outcome] = {}
         expanded = self._expand(events, deadline, outcomes)
         entries = self.ledger.get_many([(e.connection_id, e.order_id) for _, e in expanded])
+        known = _KnownCustomers(self.ledger)
+        known.prefetch(self._cache_keys(expanded, entries))
         works: list[_Work] = []
         for source_id, event in expanded:
             key = f"{event.connection_id}:{event.order_id}"
             entry = entries.get(key) or LedgerEntry(
                 connection_id=event.connection_id, order_id=event.order_id, channel=event.channel
             )
-            work = _Work(source_id, event, entry)
+            work = _Work(source_id, event, entry, known)
             try:
                 self._plan(work, deadline)
             except SyncError as exc:
@@ -151,7 +183,7 @@ class OrderPoster:
             outcome = w.outcome or Outcome.done(w.action)
             if w.new_customer_key is not None:
                 if outcome.status == "done":
-                    self.ledger.remember_customer(w.new_customer_key, w.entry.customer_id or "")
+                    known.remember(w.new_customer_key, w.entry.customer_id or "")
                 elif w.entry.document_key is None:
                     w.entry.customer_id = None  # not created after all: match again next time
             try:
@@ -160,11 +192,33 @@ class OrderPoster:
                 outcome = Outcome.retry("ledger entry changed concurrently")
             except TransientError as exc:
                 outcome = Outcome.retry(exc.message)
+            else:  # payments waiting for this invoice go back on their queue (posting.waiting)
+                outcome = waiting.release(w.entry, outcome, self.forward)
             # An expanded reference may yield several works; the worst outcome answers for it.
             prev = outcomes.get(w.source_event_id)
             if prev is None or _rank(outcome) > _rank(prev):
                 outcomes[w.source_event_id] = outcome
         return outcomes
+
+    def _cache_keys(self, expanded: list[tuple[str, CanonicalEvent]], entries: dict[str, LedgerEntry]) -> list[str]:
+        """The customer-cache keys planning the wave's orders may read: each order's customer
+        match key (unless its entry already names the customer) and its contacts' keys."""
+        keys: list[str] = []
+        for _, event in expanded:
+            if not isinstance(event, OrderEvent):
+                continue
+            order = event.payload
+            entry = entries.get(f"{event.connection_id}:{event.order_id}")
+            try:
+                if entry is None or not entry.customer_id:
+                    match = customers.match_key(order, self.settings)
+                    if not match.fixed_id:
+                        keys.append(match.cache_key)
+                found = mapping.document_contacts(order, self.settings)
+            except SyncError:
+                continue  # planning the order reports it
+            keys.extend(contacts.cache_key(c.contact_name) for c in found.all if c.contact_name is not None)
+        return keys
 
     def _failed(self, work: _Work, exc: SyncError) -> Outcome:
         kind: Literal["transient", "permanent"] = "transient" if isinstance(exc, TransientError) else "permanent"
@@ -313,7 +367,7 @@ class OrderPoster:
         key = customers.match_key(order, self.settings)
         if key.fixed_id:
             return key.fixed_id
-        cached = self.ledger.customer(key.cache_key)
+        cached = w.known.get(key.cache_key)
         if cached:
             return cached
         w.match_key = key
@@ -578,7 +632,7 @@ class OrderPoster:
             rows = sorted(result.records(), key=lambda r: int(r.get("RECORDNO") or 0))
             if rows:
                 customer_id = rows[0]["CUSTOMERID"]
-                self.ledger.remember_customer(key.cache_key, customer_id)
+                w.known.remember(key.cache_key, customer_id)
             else:
                 # Remembered only once the invoice that creates it went through (see __call__).
                 customer_id = customers.customer_id_for(key, self.settings)
@@ -593,12 +647,11 @@ class OrderPoster:
 
     # --- writes ----------------------------------------------------------------------------
 
-    def _write(self, works: list[_Work], deadline: Deadline) -> None:
-        works = [w for w in works if self._claimed(w)]
-        if not works:
-            return
+    def _request_functions(self, works: list[_Work]) -> list[Function]:
+        """The wave's one write request: customers, contacts, each document, then the read-backs."""
         functions: list[Function] = []
         seen: set[str] = set()
+        by_definition: dict[str, list[_Work]] = {}
         for w in works:
             assert w.write is not None
             # Two orders of one new customer in a wave create it once.
@@ -609,9 +662,20 @@ class OrderPoster:
             functions.append(w.write)
             if w.action in ("create", "update", "credit", "extra") and w.txn is not None:
                 key = w.entry.document_key if w.action == "update" else expected_key(w.txn)
-                if key or w.action != "update":
-                    w.readback = readback(w.txn, key=key)
+                if key:
+                    w.readback_key = key
+                    by_definition.setdefault(w.txn.transaction_type, []).append(w)
+                elif w.action != "update":  # Intacct numbers it: found by reference + customer
+                    w.readback = readback(w.txn, key=None)
                     functions.append(w.readback)
+        functions.extend(_shared_readbacks(by_definition))
+        return functions
+
+    def _write(self, works: list[_Work], deadline: Deadline) -> None:
+        works = [w for w in works if self._claimed(w)]
+        if not works:
+            return
+        functions = self._request_functions(works)
         try:
             results = self.client.execute(functions, deadline=deadline)
         except IntacctOutcomeUnknown as exc:
@@ -667,6 +731,8 @@ class OrderPoster:
     def _pick(self, w: _Work, result: Result | None, key: str | None) -> dict[str, str] | None:
         """The read-back row that is provably this work's document, or None (see identity)."""
         rows = result.records() if result is not None and result.ok else []
+        if w.readback_key is not None:  # the wave's shared read-back: this work's row only
+            rows = [r for r in rows if r.get("DOCID") == w.readback_key]
         if w.action not in _NEW_DOCUMENT:
             return rows[0] if rows else None  # updates, closes and deletes read their own DOCID
         assert w.txn is not None
@@ -702,7 +768,7 @@ class OrderPoster:
         """The contacts the document names, to create in the same request unless the ledger
         already knows them (created once per distinct address, never changed)."""
         w.contact_creates = contacts.creates(
-            mapping.document_contacts(order, self.settings), known=lambda key: bool(self.ledger.customer(key))
+            mapping.document_contacts(order, self.settings), known=lambda key: bool(w.known.get(key))
         )
 
     @staticmethod
@@ -718,7 +784,7 @@ class OrderPoster:
                 result = w.results[f"contact{i}"] = by_id[create.controlid]
                 name = contacts.created_name(create)
                 if name and self._contact_exists(result):
-                    self.ledger.remember_customer(contacts.cache_key(name), name)
+                    w.known.remember(contacts.cache_key(name), name)
 
     def _contact_exists(self, result: Result) -> bool:
         """Created now, or there already (a duplicate name or a repeated controlid)."""
@@ -841,6 +907,26 @@ class OrderPoster:
             entry.status = "credited"
             entry.note("credit memo posted", f"{credit_key}: order cancelled after payment")
         w.outcome = Outcome.retry(w.then_wait) if w.then_wait else Outcome.wrote(w.action)
+
+
+def _shared_readbacks(by_definition: dict[str, list[_Work]]) -> list[Function]:
+    """Documents whose id is known are read back with one query per transaction definition for
+    the whole wave (after every write), not one per order: each function costs Intacct time.
+    Each work gets the shared query; `_pick` keeps the row of its own DOCID."""
+    out = []
+    for definition, group in by_definition.items():
+        keys = list(dict.fromkeys(w.readback_key or "" for w in group))
+        shared = fn.query(
+            "SODOCUMENT",
+            READBACK_FIELDS,
+            filter=q.eq("DOCID", keys[0]) if len(keys) == 1 else q.in_("DOCID", keys),
+            docparid=definition,
+            page_size=max(100, len(keys)),
+        )
+        out.append(shared)
+        for w in group:
+            w.readback = shared
+    return out
 
 
 def _tax(txn: SalesTransaction) -> Decimal:

@@ -1,8 +1,9 @@
 """Payments and refunds into Intacct (payment consumer).
 
 A payment becomes an ARPYMT applied to the invoice's AR record (the PRRECORDKEY read back after
-the invoice's last create or update); a payment whose invoice is not posted yet is retried (SQS
-redelivers it later): never posted unapplied, never lost. A refund becomes a credit memo. One
+the invoice's last create or update); a payment whose invoice is not posted yet waits in its
+order's ledger entry until the order poster has the invoice (`posting.waiting`): never posted
+unapplied, never lost, no SQS receive spent on waiting. A refund becomes a credit memo. One
 request per wave carries every payment's function; lost answers are settled by looking the
 payment up by its document number before anything is sent again.
 """
@@ -25,9 +26,9 @@ from intacct_sync.intacct.documents import PaymentApplication, SalesTransaction
 from intacct_sync.intacct.errors import IntacctTransientError
 from intacct_sync.intacct.wire import Function, Result
 from intacct_sync.ledger import Ledger, LedgerConflict, LedgerEntry, PaymentRecord, PayoutRecord, RefundRecord
-from intacct_sync.models.events import CanonicalEvent, PaymentEvent, RefundEvent
+from intacct_sync.models.events import CanonicalEvent, PaymentEvent, RefundEvent, event_from_json
 from intacct_sync.models.order import Order, Payment, Refund
-from intacct_sync.posting import contacts, identity, mapping, payout, refund_state
+from intacct_sync.posting import contacts, identity, mapping, payout, refund_state, waiting
 from intacct_sync.posting.currency import to_invoice_currency
 from intacct_sync.posting.explain import explain
 from intacct_sync.posting.orders import readback
@@ -61,6 +62,10 @@ class _Work:
     dirty: bool = False
     payout_error: SyncError | None = None
     """Why a payout step failed for good (parks the refund once its credit memo is posted)."""
+    delivered: CanonicalEvent | None = None
+    """The event as delivered (before currency conversion or a refund's re-read): what a wait keeps."""
+    waits: bool = False
+    """The event now waits in the ledger for its invoice (`posting.waiting`)."""
 
 
 def split_over(amount: Decimal, dues: list[tuple[str, Decimal]]) -> dict[str, Decimal]:
@@ -98,8 +103,54 @@ class PaymentPoster:
         self.fetch_refund = fetch_refund
 
     def __call__(self, events: Sequence[CanonicalEvent], deadline: Deadline) -> dict[str, Outcome]:
+        held = self._drain_waits(events, deadline)
+        rest = [e for e in events if e.event_id not in held]
+        return {**(self._post(rest, deadline) if rest else {}), **held}
+
+    def _drain_waits(self, events: Sequence[CanonicalEvent], deadline: Deadline) -> dict[str, Outcome]:
+        """Before an event of an order whose invoice now exists, the payments and refunds that
+        waited for it (`posting.waiting`) are applied first, oldest first, from the ledger: queue
+        order is kept whatever order the copies the order poster queued arrive in (a refund is
+        never credited before a payment it follows). An event behind a wait that must be retried
+        is retried too (returned here); the copies arriving later are duplicates."""
+        held: dict[str, Outcome] = {}
+        for _ in range(1 + max((len(w) for w in self._waits_of(events).values()), default=0)):
+            todo: list[tuple[CanonicalEvent, str, CanonicalEvent]] = []
+            waits = self._waits_of([e for e in events if e.event_id not in held])
+            for e in events:
+                if e.event_id not in waits:
+                    continue
+                first_key, first = next(iter(waits[e.event_id].items()))
+                if first_key != waiting.key_of(e):
+                    todo.append((e, first_key, first))
+            if not todo:
+                break
+            outcomes = self._post([first for _, _, first in todo], deadline)
+            for e, first_key, first in todo:
+                outcome = outcomes.get(first.event_id) or Outcome.retry("no outcome")
+                if outcome.status == "retry":
+                    held[e.event_id] = Outcome.retry(
+                        f"{first_key}, which waited for the invoice of order {e.order_id}, comes first and could not "
+                        f"be applied yet: {outcome.reason}",
+                        outcome.fix,
+                    )
+        return held
+
+    def _waits_of(self, events: Sequence[CanonicalEvent]) -> dict[str, dict[str, CanonicalEvent]]:
+        """By event id, for events whose order's invoice exists and has waits: those waits, oldest first."""
+        if not events:
+            return {}
         entries = self.ledger.get_many([(e.connection_id, e.order_id) for e in events])
-        works = [_Work(e, entries.get(f"{e.connection_id}:{e.order_id}")) for e in events]
+        out: dict[str, dict[str, CanonicalEvent]] = {}
+        for e in events:
+            entry = entries.get(event_owner(e))
+            if entry is not None and waiting.ready(entry) and waiting.key_of(e) is not None:
+                out[e.event_id] = {k: event_from_json(w.event) for k, w in entry.waiting.items()}
+        return out
+
+    def _post(self, events: Sequence[CanonicalEvent], deadline: Deadline) -> dict[str, Outcome]:
+        entries = self.ledger.get_many([(e.connection_id, e.order_id) for e in events])
+        works = [_Work(e, entries.get(f"{e.connection_id}:{e.order_id}"), delivered=e) for e in events]
         self._find_ar_records(works, deadline)
         for w in works:
             try:
@@ -117,6 +168,8 @@ class PaymentPoster:
         outcomes: dict[str, Outcome] = {}
         for w in works:
             outcome = w.outcome or Outcome.retry("no outcome")
+            if w.entry is not None and not w.waits and outcome.status != "retry" and waiting.forget(w.entry, w.event):
+                w.dirty = True  # applied, a duplicate or parked: it waits no more
             if w.entry is not None and w.dirty:
                 try:
                     self.ledger.put(w.entry)
@@ -126,6 +179,22 @@ class PaymentPoster:
                     outcome = Outcome.retry(exc.message)
             outcomes[w.event.event_id] = outcome
         return outcomes
+
+    def _wait(self, w: _Work, reason: str, fix: str | None) -> None:
+        """Keep the event in its order's ledger entry until the invoice it needs exists (the
+        order poster queues it again then) and report it done: no SQS receive spent waiting."""
+        if w.entry is None:  # before its order: the entry is made now, the order poster fills it
+            event = w.event
+            w.entry = LedgerEntry(connection_id=event.connection_id, order_id=event.order_id, channel=event.channel)
+        if not waiting.wait(w.entry, w.delivered or w.event, reason, fix):
+            w.outcome = Outcome.retry(reason, fix)  # too big to keep in the entry: SQS redelivers it
+            return
+        w.waits = w.dirty = True
+        w.outcome = Outcome.done(f"{waiting.WAITING}: {reason}")
+        log.info(
+            "waiting for its invoice",
+            extra={**logs.order_keys(w.event), "outcome": "waiting", "reason": reason, "fix": fix},
+        )
 
     def _failed(self, w: _Work, exc: SyncError) -> Outcome:
         kind: Literal["transient", "permanent"] = "transient" if isinstance(exc, TransientError) else "permanent"
@@ -285,6 +354,7 @@ class PaymentPoster:
             w.outcome = Outcome.done("invoice settled in Intacct: the channel's payment is its echo")
             return
         if entry is not None and entry.status in ("deleted", "closed"):
+            # SQS retries (not a ledger wait): its group's later payments and refunds stay behind it.
             w.outcome = Outcome.retry(
                 f"the invoice of order {event.order_id} was {entry.status} (the order was cancelled); the payment "
                 "waits in case the order is placed again",
@@ -301,9 +371,11 @@ class PaymentPoster:
             return
         if entry is None or entry.document_key is None or entry.ar_record_key is None:
             state = entry.status if entry else "not received yet"
-            w.outcome = Outcome.retry(
+            self._wait(
+                w,
                 f"invoice for order {event.order_id} is not posted yet ({state}); the payment waits",
-                fix="Nothing to do if the order is on its way; if the order is parked, fix and replay it first.",
+                fix="Nothing to do if the order is on its way; if the order is parked, fix and replay the order: the "
+                "payment follows by itself.",
             )
             return
         due = entry.booked_total - entry.paid_total
@@ -311,6 +383,8 @@ class PaymentPoster:
         # of the order than the invoice shows: the orders and payments queues are not ordered
         # against each other. Ask the channel (only then: a full payment needs no call).
         if payment.amount != due and self._invoice_behind(w, entry, deadline):
+            # SQS retries (not a ledger wait): a refund behind it must not be credited before the
+            # invoice update this payment waits for (FIFO within the order).
             w.outcome = Outcome.retry(
                 f"payment {payment.payment_id} of {payment.amount} {payment.currency} does not match the "
                 f"{due} due on {entry.document_key}, and the order changed since it was invoiced: the payment "
@@ -359,10 +433,16 @@ class PaymentPoster:
                 return
             w.outcome = Outcome.done("duplicate: refund already credited")
             return
-        if entry is None or entry.status == "received":
-            # The order may still be on its way (another queue): wait. If it never comes, SQS
-            # moves this refund to the dead-letter queue after its retries.
-            w.outcome = Outcome.retry(f"order {event.order_id} not invoiced yet; the refund waits")
+        if entry is None or (entry.document_key is None and entry.status in ("received", "parked")):
+            # The order may still be on its way (another queue) or parked until a fix: the refund
+            # waits in the ledger, without a time limit, and is queued again with the invoice.
+            state = entry.status if entry else "not received yet"
+            self._wait(
+                w,
+                f"order {event.order_id} not invoiced yet ({state}); the refund waits",
+                fix="Nothing to do if the order is on its way; if the order is parked, fix and replay it: the refund "
+                "follows by itself.",
+            )
             return
         if entry.document_key is None:
             raise PermanentError(

@@ -2,10 +2,12 @@
 
 1. Every ledger entry of the connection with an invoice and no document number written back yet
    gets it on the channel order (Shopify tag and/or metafield, WooCommerce meta + private note,
-   BigCommerce staff note).
+   BigCommerce staff note). Those entries are read from the ledger's sparse index of pending
+   writeback work, a page at a time: never the rest of the ledger.
 2. Intacct is polled for AR invoices modified since the watermark and fully paid (`ARINVOICE`
    `WHENMODIFIED > watermark - overlap AND TOTALDUE = 0`); each one the ledger knows, whose
    channel order is not paid on the channel's side (ledger status not `paid`), is marked paid.
+   The ledger is asked for those invoices only, by their AR record keys (the same index).
 
 Each step is recorded in the ledger entry (`writeback`) right after the channel accepted it, so
 it is never done twice; a crash between the channel write and the ledger write repeats it once,
@@ -16,7 +18,7 @@ added twice: the only visible effect).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Final, Protocol
@@ -39,12 +41,21 @@ log = logging.getLogger(__name__)
 OVERLAP: Final = timedelta(hours=1)
 """The paid poll looks this far behind its watermark (clock differences with Intacct)."""
 RESERVE_S: Final = 3.0
-WITH_INVOICE: Final = frozenset({"invoiced", "partially_paid", "paid"})
 _PAID_FIELDS: Final = ("RECORDNO", "RECORDID", "TOTALDUE", "WHENMODIFIED")
 
 
 class WritebackLedger(Protocol):
-    def list_entries(self, status: str | None = None) -> list[LedgerEntry]: ...
+    """What the writeback reads and writes: only the entries it has work for (`ledger.py`)."""
+
+    def documents_to_write_back(self, connection_id: str) -> Iterator[list[LedgerEntry]]:
+        """Pages of the connection's entries whose document number is to be written back."""
+        ...
+
+    def awaiting_paid_writeback(
+        self, connection_id: str, ar_record_keys: Iterable[str]
+    ) -> Iterator[LedgerEntry | None]:
+        """Per AR record key in turn, the connection's entry awaiting its paid state, or None."""
+        ...
 
     def put(self, entry: LedgerEntry) -> None: ...
 
@@ -124,27 +135,19 @@ def writeback_connection(
     now = now or datetime.now(UTC)
     report = WritebackReport(connection.id)
     options = writeback_options(settings)
-    entries = [
-        e
-        for e in ledger.list_entries()
-        if e.connection_id == connection.id and e.status in WITH_INVOICE and e.document_key
-    ]
     try:
-        for entry in entries:
-            if entry.writeback.document_written_at is not None:
-                continue
-            if deadline.remaining() < RESERVE_S:
-                report.complete = False
-                return report
-            number = document_number(entry, settings) or ""
-
-            def write_number(e: LedgerEntry = entry, n: str = number) -> None:
-                channel_client.write_document_number(e.order_id, n, options=options, deadline=deadline)
-                e.writeback.document_number = n
-                e.writeback.document_written_at = now
-
-            if _apply(entry, report, ledger, "document number", write_number):
-                report.documents_written.append(entry.order_id)
+        done = _documents(
+            connection=connection,
+            channel_client=channel_client,
+            ledger=ledger,
+            report=report,
+            options=options,
+            settings=settings,
+            deadline=deadline,
+            now=now,
+        )
+        if not done:
+            return report
         if settings.writeback.mark_paid:
             lookback = timedelta(days=settings.writeback.lookback_days)
             _paid(
@@ -153,7 +156,6 @@ def writeback_connection(
                 channel=channel_client,
                 ledger=ledger,
                 state=state,
-                entries=entries,
                 report=report,
                 options=options,
                 deadline=deadline,
@@ -165,6 +167,36 @@ def writeback_connection(
     return report
 
 
+def _documents(
+    *,
+    connection: Connection,
+    channel_client: ChannelClient,
+    ledger: WritebackLedger,
+    report: WritebackReport,
+    options: WritebackOptions,
+    settings: Settings,
+    deadline: Deadline,
+    now: datetime,
+) -> bool:
+    """Step 1 over the pending entries, page by page; False when the time ran out (the entries
+    not reached stay pending: the next run starts with them)."""
+    for page in ledger.documents_to_write_back(connection.id):
+        for entry in page:
+            if deadline.remaining() < RESERVE_S:
+                report.complete = False
+                return False
+            number = document_number(entry, settings) or ""
+
+            def write_number(e: LedgerEntry = entry, n: str = number) -> None:
+                channel_client.write_document_number(e.order_id, n, options=options, deadline=deadline)
+                e.writeback.document_number = n
+                e.writeback.document_written_at = now
+
+            if _apply(entry, report, ledger, "document number", write_number):
+                report.documents_written.append(entry.order_id)
+    return True
+
+
 def _apply(
     entry: LedgerEntry, report: WritebackReport, ledger: WritebackLedger, what: str, step: Callable[[], None]
 ) -> bool:
@@ -172,6 +204,7 @@ def _apply(
     try:
         step()
     except ChannelRequestError as exc:
+        written = False
         report.failed[entry.order_id] = f"{what}: {exc.message}"
         entry.note(f"writeback {what} refused", exc.message)
         log.warning(
@@ -179,6 +212,7 @@ def _apply(
             extra={**logs.order_keys(entry), "step": what, "outcome": "failed", "reason": exc.message, "fix": exc.fix},
         )
     else:
+        written = True
         entry.note(f"writeback {what}", entry.writeback.document_number or "")
     try:
         ledger.put(entry)
@@ -186,7 +220,7 @@ def _apply(
         # A consumer updated the order meanwhile: the next run re-reads it (and, at worst,
         # repeats this step once, which the channel write tolerates).
         return False
-    return entry.order_id not in report.failed
+    return written  # this step's own outcome: an earlier step of the order may have failed
 
 
 def _paid(
@@ -196,14 +230,12 @@ def _paid(
     channel: ChannelClient,
     ledger: WritebackLedger,
     state: StateStore,
-    entries: list[LedgerEntry],
     report: WritebackReport,
     options: WritebackOptions,
     deadline: Deadline,
     now: datetime,
     lookback: timedelta,
 ) -> None:
-    by_record = {e.ar_record_key: e for e in entries if e.ar_record_key}
     watermark = state.get_watermark(_watermark_id(connection.id)) or now - lookback
     since = (watermark - OVERLAP).astimezone(UTC).replace(tzinfo=None)
     rows = intacct.iter_query(
@@ -212,9 +244,8 @@ def _paid(
         filter=q.and_(q.gt("WHENMODIFIED", since), q.eq("TOTALDUE", 0)),
         deadline=deadline,
     )
-    for row in rows:
+    for entry in ledger.awaiting_paid_writeback(connection.id, (row.get("RECORDNO") or "" for row in rows)):
         report.paid_invoices_seen += 1
-        entry = by_record.get(row.get("RECORDNO") or "")
         if entry is None or entry.status == "paid" or entry.writeback.paid_written_at is not None:
             continue  # not ours, paid on the channel already, or done before
         if deadline.remaining() < RESERVE_S:
