@@ -364,6 +364,38 @@ def test_a_second_overlapping_run_of_a_scheduled_job_skips(
     assert app.lambda_handler({}, FakeContext(remaining_ms=120_000))["bc-main"]["complete"] is True
 
 
+def test_an_overlapping_reconcile_run_skips_without_raising_the_failure_alarm(
+    lambda_runtime: Lines, deployed: dict[str, str], aws: Stack, cs: ChannelSandbox
+) -> None:
+    """A skipped overlap is normal (a slow run, EventBridge's retry): not a reconcile failure."""
+    from intacct_sync.lease import JobLease
+
+    aws.put_connection(cs.connection_secret("bigcommerce", "demostore", "bc-main"))
+    app = import_function("reconcile", lambda_runtime)
+    with JobLease(aws.table, client=aws.dynamodb).held("reconcile", 600):
+        assert app.lambda_handler({}, FakeContext(remaining_ms=120_000)) == {
+            "skipped": "the previous run is still going"
+        }
+    assert_lambda_shaped(lambda_runtime)
+    [skipped] = [line for line in lambda_runtime.json() if "skipped" in line["message"]]
+    assert skipped["outcome"] == "skipped"
+    assert matching(filters_of("ReconcileFunction")["ReconcileFailureFilter"], lambda_runtime) == []
+
+
+def test_a_poison_order_the_poll_skips_raises_the_reconcile_alarm_metric() -> None:
+    """The skip lines the filter names are the ones the code logs (their messages are literals)."""
+    reconcile = (ROOT / "layers/shared/intacct_sync/intake/reconcile.py").read_text()
+    base = (ROOT / "layers/shared/intacct_sync/channels/api/base.py").read_text()
+    pattern = filters_of("ReconcileFunction")["ReconcileFailureFilter"]["FilterPattern"]
+    for message, source in (
+        ("reconcile skipped an event the queue cannot take", reconcile),
+        ("poll skipped an order the adapter cannot read", base),
+    ):
+        assert f'"{message}"' in source
+        line = json.dumps({"level": "ERROR", "message": message, "outcome": "skipped", "connection_id": "c"})
+        assert cloudwatch_filter.matches(pattern, line)
+
+
 # --- every filter is exercised -------------------------------------------------------------------
 
 
