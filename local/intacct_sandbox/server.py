@@ -92,6 +92,8 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # headers and body go out in separate writes
     server: _HTTPServer
     server_version = "IntacctSandbox/1.0"
+    _holding = False
+    """This request holds one of the sandbox's concurrency slots (freed before its answer)."""
 
     def log_message(self, format: str, *args: Any) -> None:
         return
@@ -192,6 +194,7 @@ class _Handler(BaseHTTPRequestHandler):
             sb._record(log)
             self._send(429, xml, XML_CONTENT_TYPE)
             return
+        self._holding = True
         try:
             if sb.latency_ms:
                 time.sleep(sb.latency_ms / 1000)
@@ -210,24 +213,39 @@ class _Handler(BaseHTTPRequestHandler):
                 status = post.status or 504
                 log.http_status, log.fault = status, "lose_response"
                 sb._record(log)
-                self._send(status, _html_error(status), "text/html")
+                self._answer(status, _html_error(status), "text/html")
                 return
             if post is not None:  # hang
                 log.fault = "hang"
                 sb._record(log)
                 time.sleep(post.delay_s)
-                self._send(200, outcome.body, XML_CONTENT_TYPE)
+                self._answer(200, outcome.body, XML_CONTENT_TYPE)
                 return
             log.http_status = outcome.status
             sb._record(log)
-            self._send(outcome.status, outcome.body, XML_CONTENT_TYPE)
+            self._answer(outcome.status, outcome.body, XML_CONTENT_TYPE)
         except Exception as exc:  # pragma: no cover - last resort, should not happen
             print(f"[intacct-sandbox] unhandled error: {exc!r}", file=sys.stderr)
             log.http_status = 500
             sb._record(log)
-            self._send(500, _html_error(500), "text/html")
+            self._answer(500, _html_error(500), "text/html")
         finally:
-            sb._release()
+            self._free_slot()
+
+    def _free_slot(self) -> None:
+        if self._holding:
+            self._holding = False
+            self.server.sandbox._release()
+
+    def _answer(self, status: int, body: bytes, content_type: str) -> None:
+        """Answer a gateway request that holds a concurrency slot: the slot is freed first.
+
+        A client may send its next request the moment it reads this answer; were the slot freed
+        after the write, a busy machine could let that request find it still counted (a 429
+        that Intacct, which counts a request done once it answers, would not give).
+        """
+        self._free_slot()
+        self._send(status, body, content_type)
 
     def _pre_fault(self, fault: Fault, names: list[str], log: RequestLog) -> None:
         sb = self.server.sandbox
@@ -259,7 +277,7 @@ class _Handler(BaseHTTPRequestHandler):
         raw = body.encode("utf-8") if isinstance(body, str) else body
         log.http_status = status
         sb._record(log)
-        self._send(status, raw, ctype)
+        self._answer(status, raw, ctype)
 
 
 def _html_error(status: int) -> bytes:
