@@ -27,7 +27,11 @@ The channel sandbox answers each catalogue-crawl page in time that grows with th
 sorts every item for each page), so the crawl's wall time grows with the square of the catalogue
 here, though not in the push (its CPU per SKU is flat) nor, as far as is known, at the real
 channels. The first-run linearity is therefore judged on the push process's CPU per SKU and on the
-wall time without the crawl; the time with it is printed beside them.
+wall time without the crawl; the time with it is printed beside them. The time without the crawl
+is measured directly: after the first runs, `NO_CRAWL_RUNS` more first runs per size start from a
+snapshot holding the crawled SKU map and nothing pushed (so they read Intacct, diff, write every
+figure and save, and crawl nothing), the sizes taking turns so that a busy spell of the machine
+weighs on each alike; the figure is the ratio of the medians (each run is printed).
 
 Goals (DESIGN.md section 6, issue 12): whole-process peak < 256 MB at 200,000 SKUs x 2 channels;
 first-run cost per SKU at 200,000 within 1.2x of that at 5,000 (linear); no-change run: 0 channel
@@ -40,9 +44,12 @@ the 200,000-SKU first run (the sandbox's crawl pages).
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import math
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -67,7 +74,9 @@ RSS_GOAL_MB: Final = 256.0
 LINEAR_GOAL: Final = 1.2
 RUNS: Final = ("first", "no-change", "1%-changed")
 FIRST_RUNS: Final = 5
-"""First runs at the small size (the median counts; see `_size`)."""
+"""First runs at the small size (the median counts; see `_Size.firsts`)."""
+NO_CRAWL_RUNS: Final = 3
+"""First runs without the crawl per size, interleaved between the sizes (the median counts)."""
 ROOT: Final = Path(__file__).resolve().parents[1]
 TITLE: Final = "Stock push (5,000 / 50,000 / 200,000 SKUs x 2 channels)"
 
@@ -218,49 +227,76 @@ def _change_one_percent(sb: Any, skus: list[str]) -> int:
     return len(changed)
 
 
-def _size(size: int) -> dict[str, Any]:
-    """Every run at one catalogue size, against sandboxes seeded for it."""
-    # Imported here: the measured child never loads the sandboxes.
-    from local.channel_sandbox import ChannelSandbox
-    from local.demo_credentials import sandbox_credentials
-    from local.intacct_sandbox import IntacctSandbox
+class _Size:
+    """One catalogue size: its sandboxes (seeded), its snapshot directories and its runs."""
 
-    skus = [f"SKU-{i:06d}" for i in range(size)]
-    runs: dict[str, Any] = {}
-    with IntacctSandbox.start() as sb, ChannelSandbox.start() as cs, tempfile.TemporaryDirectory() as tmp:
-        _seed(sb, skus)
-        cs.configure("shopify", graphql_restore_rate=FAST_RESTORE)
-        cs.configure("bigcommerce", quota=BIG_QUOTA)
+    def __init__(self, size: int, stack: contextlib.ExitStack, tmp: str) -> None:
+        # Imported here: the measured child never loads the sandboxes.
+        from local.channel_sandbox import ChannelSandbox
+        from local.demo_credentials import sandbox_credentials
+        from local.intacct_sandbox import IntacctSandbox
+
+        self.size = size
+        self.skus = [f"SKU-{i:06d}" for i in range(size)]
+        self.sb = stack.enter_context(IntacctSandbox.start())
+        self.cs = stack.enter_context(ChannelSandbox.start())
+        self.tmp = Path(tmp) / str(size)
+        self.runs: dict[str, Any] = {}
+        _seed(self.sb, self.skus)
+        self.cs.configure("shopify", graphql_restore_rate=FAST_RESTORE)
+        self.cs.configure("bigcommerce", quota=BIG_QUOTA)
         for channel in CHANNELS:
-            cs.add_products(channel, STORES[channel], skus, 0, [LOCATION[channel][1]])
-        # The sandboxes' catalogues (millions of objects at the large size) are left out of this
-        # process's garbage collections: otherwise each collection the sandboxes' answers trigger
-        # walks them all, a cost of the sandboxes (not of the measured push) that grows with size.
-        gc.collect()
-        gc.freeze()
-        spec = {
-            "intacct": {**sandbox_credentials(), "endpoint_url": sb.url},
-            "connections": {ch: cs.connection_secret(ch, STORES[ch], f"{ch}-bench") for ch in CHANNELS},
+            self.cs.add_products(channel, STORES[channel], self.skus, 0, [LOCATION[channel][1]])
+        self.spec = {
+            "intacct": {**sandbox_credentials(), "endpoint_url": self.sb.url},
+            "connections": {ch: self.cs.connection_secret(ch, STORES[ch], f"{ch}-bench") for ch in CHANNELS},
         }
-        # A first run lasts under a second at the small size, where a busy machine shows most: the
-        # median of a few (each with an empty snapshot, so each crawls and writes everything).
-        firsts = []
-        for attempt in range(FIRST_RUNS if size < max(SIZES) // 10 else 1):
-            cs.clear_requests()
-            result = _run_child({**spec, "snapshot": f"{tmp}/{attempt}"})
-            result["shopify_points"] = sum(
-                float(r.notes.get("query_cost") or 0) for r in cs.requests if r.channel == "shopify"
-            )
-            firsts.append(result)
+
+    def child(self, snapshot: Path) -> dict[str, Any]:
+        """One run of the push (both connections) in a fresh process, on `snapshot`."""
+        self.cs.clear_requests()
+        for channel in CHANNELS:  # the sandbox's log of stock writes would only grow across runs
+            with self.cs.world.lock:
+                self.cs.world.store(channel, STORES[channel]).adjustments.clear()
+        result = _run_child({**self.spec, "snapshot": str(snapshot)})
+        result["shopify_points"] = sum(
+            float(r.notes.get("query_cost") or 0) for r in self.cs.requests if r.channel == "shopify"
+        )
+        return result
+
+    def firsts(self) -> None:
+        """First runs with the crawl. One lasts under a second at the small size, where a busy
+        machine shows most: the median of a few (each with an empty snapshot, so each crawls and
+        writes everything)."""
+        firsts = [self.child(self.tmp / f"first-{n}") for n in range(FIRST_RUNS if self.size < max(SIZES) // 10 else 1)]
+        self.snapshot = self.tmp / f"first-{len(firsts) - 1}"
         firsts.sort(key=lambda r: _total(r, "elapsed_s"))
-        runs["first"] = firsts[len(firsts) // 2]  # the median
-        runs["first"]["peak_rss_mb"] = max(r["rss_mb"] for r in firsts)
+        self.runs["first"] = firsts[len(firsts) // 2]  # the median
+        self.runs["first"]["peak_rss_mb"] = max(r["rss_mb"] for r in firsts)
+        self.runs["no-crawl"] = []
+
+    def first_without_crawl(self, n: int) -> None:
+        """A first run whose SKU map is already resolved: the snapshot holds the crawled map (and
+        the crawl's checkpoint) and nothing pushed, so the run reads Intacct, diffs, writes every
+        figure and saves, and crawls nothing (what the time "without the crawl" is)."""
+        fresh = self.tmp / f"no-crawl-{n}"
+        for channel in CHANNELS:
+            (fresh / channel).mkdir(parents=True)
+            for doc in (self.snapshot / channel).iterdir():
+                if "~meta" in doc.name or "~ids~" in doc.name:
+                    shutil.copyfile(doc, fresh / channel / doc.name)
+        result = self.child(fresh)
+        for channel, c in result["channels"].items():
+            if c["crawl_s"] or c["summary"]["written"] != self.runs["first"]["channels"][channel]["summary"]["written"]:
+                raise RuntimeError(f"{self.size:,} SKUs, {channel}: the run without the crawl crawled or wrote less")
+        self.runs["no-crawl"].append(result)
+
+    def later(self) -> None:
+        """The no-change run, then the run after 1 % of the figures changed, on the first's snapshot."""
         for run in RUNS[1:]:
             if run == "1%-changed":
-                _change_one_percent(sb, skus)
-            runs[run] = _run_child({**spec, "snapshot": f"{tmp}/{len(firsts) - 1}"})
-    gc.unfreeze()
-    return runs
+                _change_one_percent(self.sb, self.skus)
+            self.runs[run] = self.child(self.snapshot)
 
 
 def _total(run: dict[str, Any], field: str) -> float:
@@ -372,7 +408,7 @@ def _figures(results: dict[int, dict[str, Any]]) -> list[Figure]:
             )
     smallest = min(results)
     if smallest != largest:
-        figures += _linearity(results[smallest]["first"], smallest, results[largest]["first"], largest)
+        figures += _linearity(results[smallest], smallest, results[largest], largest)
     return figures
 
 
@@ -381,10 +417,33 @@ def _sum(run: dict[str, Any], fields: Sequence[str]) -> float:
     return sum(-_total(run, f[1:]) if f.startswith("-") else _total(run, f) for f in fields)
 
 
-def _linearity(small: dict[str, Any], n_small: int, large: dict[str, Any], n_large: int) -> list[Figure]:
+def _no_crawl(runs: dict[str, Any], n: int) -> tuple[float, str]:
+    """Median seconds per SKU of the first runs without the crawl, and their spread in us/SKU."""
+    per_sku = sorted(_total(r, "elapsed_s") / n for r in runs["no-crawl"])
+    spread = "/".join(f"{v * 1e6:.0f}" for v in per_sku)
+    return statistics.median(per_sku), spread
+
+
+def _linearity(small_runs: dict[str, Any], n_small: int, large_runs: dict[str, Any], n_large: int) -> list[Figure]:
     """First-run cost per SKU, largest size against smallest, three ways."""
     out: list[Figure] = []
     label = f"{n_large // 1000}k vs {n_small // 1000}k"
+    small, large = small_runs["first"], large_runs["first"]
+    a, spread_a = _no_crawl(small_runs, n_small)
+    b, spread_b = _no_crawl(large_runs, n_large)
+    ratio = b / a
+    without_crawl = (
+        Figure(
+            f"first-run time per SKU without the catalogue crawl, {label}",
+            ratio,
+            "x",
+            f"{b * 1e6:.0f} vs {a * 1e6:.0f} us/SKU, medians of {NO_CRAWL_RUNS} first runs each on an already "
+            f"resolved SKU map, the sizes interleaved ({spread_b} vs {spread_a}); Intacct read, figures, diff, "
+            "channel writes, snapshot saves, over HTTP",
+            goal=f"<= {LINEAR_GOAL}x",
+            met=ratio <= LINEAR_GOAL,
+        ),
+    )
     for name, fields, goal, note in (
         (
             "first-run time per SKU",
@@ -392,12 +451,6 @@ def _linearity(small: dict[str, Any], n_small: int, large: dict[str, Any], n_lar
             False,
             "everything, the sandboxes' own work included: the channel sandbox answers each crawl page "
             "in time growing with the catalogue (a sandbox artefact; see the module doc)",
-        ),
-        (
-            "first-run time per SKU without the catalogue crawl",
-            ("elapsed_s", "-crawl_s"),
-            True,
-            "Intacct read, figures, diff, channel writes, snapshot saves, over HTTP",
         ),
         ("first-run push process CPU per SKU", ("cpu_s",), True, "the push's own work"),
     ):
@@ -413,12 +466,30 @@ def _linearity(small: dict[str, Any], n_small: int, large: dict[str, Any], n_lar
                 met=ratio <= LINEAR_GOAL if goal else None,
             )
         )
-    return out
+    return out[:1] + list(without_crawl) + out[1:]
 
 
 def run(sizes: Sequence[int] = SIZES) -> list[Figure]:
     started = time.perf_counter()
-    results = {size: _size(size) for size in sorted(sizes)}
+    with contextlib.ExitStack() as stack:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory())
+        every = [_Size(size, stack, tmp) for size in sorted(sizes)]
+        # The sandboxes' catalogues (millions of objects at the large size) are left out of this
+        # process's garbage collections: otherwise each collection the sandboxes' answers trigger
+        # walks them all, a cost of the sandboxes (not of the measured push) that grows with size.
+        gc.collect()
+        gc.freeze()
+        for one in every:
+            one.firsts()
+        # The runs without the crawl alternate between the sizes (a busy spell of the machine
+        # then weighs on every size alike); their median is the figure.
+        for n in range(NO_CRAWL_RUNS):
+            for one in every:
+                one.first_without_crawl(n)
+        for one in every:
+            one.later()
+        gc.unfreeze()
+        results = {one.size: one.runs for one in every}
     figures = _figures(results)
     figures.append(Figure("stock bench wall time", time.perf_counter() - started, "s", "seeding included"))
     return figures

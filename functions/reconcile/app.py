@@ -60,6 +60,7 @@ def _run(env: Environment, deadline: Deadline) -> dict[str, Any]:
     )
     connections = SecretsManagerConnections(env.connection_secret_prefix)
     now = datetime.now(UTC)
+    _report_waits(env.state_table or "")
     summary: dict[str, Any] = {}
     for connection_id in connections.list_ids():
         if deadline.remaining() < 10:
@@ -81,3 +82,17 @@ def _run(env: Environment, deadline: Deadline) -> dict[str, Any]:
         metrics.add_metric("ReconcileQueued", MetricUnit.Count, result.queued)
         summary[connection_id] = {"seen": result.seen, "queued": result.queued, "complete": result.complete}
     return summary
+
+
+def _report_waits(table: str) -> None:
+    """The oldest payment waiting in the ledger for its invoice (the PaymentWaitSeconds metric and
+    the payment-waiting-too-long alarm): logged on every scheduled run, so the alarm keeps its
+    figure while no message flows through the consumers (issue 13). One Query of one key of the
+    sparse `writeback` index, and one BatchGetItem."""
+    from intacct_sync.ledger import DynamoLedger  # noqa: PLC0415
+    from intacct_sync.posting.waiting import report_oldest  # noqa: PLC0415
+
+    try:
+        report_oldest(DynamoLedger(table, retention_days=0).waiting_entries(limit=1))  # read only
+    except SyncError as exc:
+        logger.warning("waiting payments not readable", extra={"reason": exc.message, "fix": exc.fix})

@@ -27,6 +27,7 @@ wiring.trace_when_imported(tracer, "requests")  # patched when the Intacct and c
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # The domain code loads on the first run, so the module's cold import stays small.
     from intacct_sync.channels.api import client_for  # noqa: PLC0415
+    from intacct_sync.intacct_gate import breaker_check  # noqa: PLC0415
     from intacct_sync.stock import DynamoSnapshotStore, push_all  # noqa: PLC0415
 
     env = wiring.environment()
@@ -44,6 +45,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             wiring.settings(env),
             deadline=deadline,
             client_factory=client_for,
+            intacct_check=breaker_check(env.state_table or ""),  # Intacct down: skip, next run pushes
         )
     for result in summary.values():
         metrics.add_metric("StockFiguresWritten", MetricUnit.Count, float(str(result.get("written", 0))))

@@ -27,6 +27,7 @@ wiring.trace_when_imported(tracer, "requests")  # patched when the Intacct and c
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # The domain code loads on the first run, so the module's cold import stays small.
     from intacct_sync.channels.api import client_for  # noqa: PLC0415
+    from intacct_sync.intacct_gate import breaker_check  # noqa: PLC0415
     from intacct_sync.ledger import DynamoLedger  # noqa: PLC0415
     from intacct_sync.state import DynamoStateStore  # noqa: PLC0415
     from intacct_sync.writeback import writeback_all  # noqa: PLC0415
@@ -47,6 +48,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             settings=wiring.settings(env),
             deadline=deadline,
             client_factory=client_for,
+            intacct_check=breaker_check(env.state_table or ""),  # Intacct down: numbers only, paid next run
         )
     for result in summary.values():
         metrics.add_metric("OrdersWrittenBack", MetricUnit.Count, float(str(result.get("documents_written", 0))))

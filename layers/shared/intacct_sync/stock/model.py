@@ -85,9 +85,13 @@ def diff(wanted: Mapping[Key, int], last: Mapping[Key, int]) -> list[StockChange
 
     Only the changed keys are collected and sorted: a run with few changes costs a lookup per
     figure and nothing the size of the catalogue."""
-    changed = [key for key, quantity in wanted.items() if last.get(key) != quantity]
-    changed.sort()
-    return [StockChange(sku, location, wanted[(sku, location)], last.get((sku, location))) for sku, location in changed]
+    changed: list[tuple[Key, int, int | None]] = []
+    for key, quantity in wanted.items():
+        before = last.get(key)  # one lookup per figure: at 200,000 SKUs each is a cache miss
+        if before != quantity:
+            changed.append((key, quantity, before))
+    changed.sort()  # by key: the keys are unique, so the other items are never compared
+    return [StockChange(sku, location, quantity, before) for (sku, location), quantity, before in changed]
 
 
 @dataclass

@@ -22,6 +22,7 @@ from intacct_sync.channels.api.errors import ChannelRequestError, ChannelTransie
 from intacct_sync.channels.api.port import DEFAULT_LOCATION, ChannelClient, StockRow, StockWriteOptions
 from intacct_sync.connections import ConnectionStore
 from intacct_sync.errors import ConfigurationError, SyncError
+from intacct_sync.intacct_gate import SKIP_FIX, IntacctCheck, RunGate
 from intacct_sync.models.connection import Connection
 from intacct_sync.retry import Deadline
 from intacct_sync.settings import Settings, StockConnection
@@ -69,23 +70,24 @@ def _crawl(
         return
     if not state.meta.get("crawling"):
         state.start_crawl()
-        state.meta.update(crawling=True, cursor=None)
+        state.meta.update(crawling=True, cursor=None, listed=False)
     cursor: str | None = state.meta.get("cursor")
-    while True:
+    # `listed`: every page was read (only the locations are left): a run that fails on the
+    # locations, a channel outage say, does not make the next one crawl the catalogue again.
+    while not state.meta.get("listed"):
         if deadline.remaining() < RESERVE_S:
             report.crawl_pending = True
             report.complete = False
             return
         page, cursor = client.crawl_stock_targets(cursor, deadline=deadline)
         state.add_crawled(page)
-        state.meta["cursor"] = cursor
-        if cursor is None:
-            break
+        state.meta.update(cursor=cursor, listed=cursor is None)
     state.meta["locations"] = client.stock_locations(deadline=deadline)
     state.finish_crawl()
     for key in state.meta.pop("refused", {}):
         sku, _, location = key.partition("@")
         state.forget_pushed(sku, location)
+    state.meta.pop("listed", None)
     state.meta.update(crawling=False, cursor=None, resolved_at=now.isoformat())
 
 
@@ -141,20 +143,24 @@ def push_connection(
         if not state.has_targets():
             return report  # the first crawl has not finished yet
         known_locations: Mapping[str, Any] = state.meta.get("locations") or {}
-        wanted_skus = {sku for sku, _ in wanted}
-        report.unknown_in_channel = sorted(sku for sku in wanted_skus if not state.targets_of(sku))
         if stock.skus == "all":
+            wanted_skus = {sku for sku, _ in wanted}
             report.unknown_in_intacct = sorted(sku for sku in state.target_skus() if sku not in wanted_skus)
-        del wanted_skus
-        # What can be published: in place (no second dict of the catalogue's size).
+            del wanted_skus
+        # What can be published: in place (no second dict of the catalogue's size), one map
+        # lookup per figure.
+        unknown: set[str] = set()
         unpublishable = []
         for key in wanted:
             sku, location = key
             if not state.targets_of(sku):
+                unknown.add(sku)
                 unpublishable.append(key)
             elif known_locations and location not in known_locations:
                 report.rejected[f"{sku}@{location}"] = "no such channel location (check stock.connections.locations)"
                 unpublishable.append(key)
+        report.unknown_in_channel = sorted(unknown)
+        del unknown
         for key in unpublishable:
             del wanted[key]
         del unpublishable
@@ -231,7 +237,10 @@ def _write(
             refused_before[f"{r.row.sku}@{r.row.location}"] = r.reason
             report.rejected[f"{r.row.sku}@{r.row.location}"] = r.reason
         if number % SAVE_EVERY == 0:
-            save_state(store, state)
+            # The shard still being written stays dirty until a later save: each shard is then
+            # encoded once as it fills (per location group), not again by every save its rows
+            # straddle (a first run of 200,000 SKUs encoded half its shards twice).
+            save_state(store, state, hold=(("pushed", shard_of(batch[-1].sku)),))
 
 
 def push_all(
@@ -242,10 +251,18 @@ def push_all(
     *,
     deadline: Deadline,
     client_factory: Callable[[Connection], ChannelClient],
+    intacct_check: IntacctCheck | None = None,
+    now: datetime | None = None,
 ) -> dict[str, dict[str, object]]:
     """The scheduled run: every connection listed in `stock.connections`, one after the other,
-    each until the deadline. A failing connection is reported and the others still run."""
+    each until the deadline. A failing connection is reported and the others still run.
+
+    `intacct_check` (the stack's circuit breaker, `intacct_gate.breaker_check`): while it says
+    Intacct is down, a connection is skipped before it reads Intacct (logged, `skipped` in the
+    summary; the next scheduled run pushes). An Intacct failure of one connection skips the
+    connections after it in the same run."""
     summary: dict[str, dict[str, object]] = {}
+    gate = RunGate(intacct_check)
     for connection_id, cfg in settings.stock.connections.items():
         if not cfg.enabled:
             continue
@@ -253,6 +270,14 @@ def push_all(
             summary[connection_id] = {"complete": False, "error": "out of time: next run"}
             continue
         with logs.context(connection_id=connection_id):
+            reason = gate.closed_reason()
+            if reason is not None:
+                log.warning(
+                    "stock push skipped: Intacct unavailable",
+                    extra={"outcome": "skipped", "reason": reason, "fix": SKIP_FIX},
+                )
+                summary[connection_id] = {"complete": False, "skipped": reason}
+                continue
             try:
                 connection = connections.get(connection_id)
                 if connection is None:
@@ -262,9 +287,16 @@ def push_all(
                         "from the settings' stock.connections.",
                     )
                 report = push_connection(
-                    connection, intacct_client, client_factory(connection), snapshot_store, settings, deadline=deadline
+                    connection,
+                    intacct_client,
+                    client_factory(connection),
+                    snapshot_store,
+                    settings,
+                    deadline=deadline,
+                    now=now,
                 )
             except SyncError as exc:
+                gate.failed(exc)
                 log.error("stock push failed", extra={"outcome": "failed", "reason": exc.message, "fix": exc.fix})
                 summary[connection_id] = {"complete": False, "error": exc.message, "fix": exc.fix}
                 continue

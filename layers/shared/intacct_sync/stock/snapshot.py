@@ -29,7 +29,7 @@ import hashlib
 import json
 import threading
 import zlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final, Protocol
 
 from intacct_sync.errors import TransientError
@@ -274,18 +274,20 @@ def load_state(store: SnapshotStore, connection_id: str) -> StockState:
     return state
 
 
-def save_state(store: SnapshotStore, state: StockState) -> int:
+def save_state(store: SnapshotStore, state: StockState, *, hold: Collection[tuple[str, int]] = ()) -> int:
     """Write the documents that changed since load (or the last save); returns how many.
 
     Only dirty shards are encoded; a document whose bytes equal the stored ones, or an empty one
-    never stored, is not written. Nothing changed: nothing is encoded or written.
+    never stored, is not written. Nothing changed: nothing is encoded or written. `hold`: dirty
+    documents ((kind, shard)) left for a later save (the shard a push is still writing).
     """
     changed: dict[str, bytes] = {}
     meta_key = state.key("meta")
     meta = _encode(state.meta)
     if state._stored.get(meta_key) != _digest(meta) and not (meta_key not in state._stored and meta == _EMPTY):
         changed[meta_key] = meta
-    for kind, shard in sorted(state._dirty):
+    held = state._dirty.intersection(hold)
+    for kind, shard in sorted(state._dirty - held):
         key = state.key(kind, shard)
         blob = _encode(state._document(kind, shard))
         stored = state._stored.get(key)
@@ -296,7 +298,7 @@ def save_state(store: SnapshotStore, state: StockState) -> int:
     if changed:
         store.put(changed)
         state._stored.update((key, _digest(blob)) for key, blob in changed.items())
-    state._dirty.clear()
+    state._dirty = held
     return len(changed)
 
 

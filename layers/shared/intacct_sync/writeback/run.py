@@ -30,6 +30,7 @@ from intacct_sync.connections import ConnectionStore
 from intacct_sync.errors import SyncError, TransientError
 from intacct_sync.intacct import Record
 from intacct_sync.intacct import query as q
+from intacct_sync.intacct_gate import SKIP_FIX, IntacctCheck, RunGate
 from intacct_sync.ledger import LedgerConflict, LedgerEntry
 from intacct_sync.models.connection import Connection
 from intacct_sync.retry import Deadline
@@ -77,6 +78,8 @@ class WritebackReport:
     paid_invoices_seen: int = 0
     failed: dict[str, str] = field(default_factory=dict)
     complete: bool = True
+    paid_skipped: str | None = None
+    """Why the paid poll (the Intacct part) was skipped this run: Intacct unavailable."""
 
     def summary(self) -> dict[str, object]:
         return {
@@ -86,6 +89,7 @@ class WritebackReport:
             "paid_invoices_seen": self.paid_invoices_seen,
             "failed": len(self.failed),
             "complete": self.complete,
+            "paid_skipped": self.paid_skipped,
         }
 
 
@@ -127,11 +131,13 @@ def writeback_connection(
     settings: Settings,
     deadline: Deadline,
     now: datetime | None = None,
+    intacct_check: IntacctCheck | None = None,
 ) -> WritebackReport:
     """Write document numbers and paid states back to one connection's orders (see module doc).
 
     A channel refusal for one order is recorded in the report and the ledger history, and the
-    run goes on; a transient failure propagates (the next run continues where this one stopped)."""
+    run goes on; a transient failure propagates (the next run continues where this one stopped).
+    While `intacct_check` says Intacct is down, the paid poll is skipped (its watermark stays)."""
     now = now or datetime.now(UTC)
     report = WritebackReport(connection.id)
     options = writeback_options(settings)
@@ -148,7 +154,15 @@ def writeback_connection(
         )
         if not done:
             return report
-        if settings.writeback.mark_paid:
+        skipped = intacct_check() if settings.writeback.mark_paid and intacct_check is not None else None
+        if skipped is not None:
+            report.paid_skipped = skipped
+            report.complete = False
+            log.warning(
+                "writeback paid poll skipped: Intacct unavailable",
+                extra={"outcome": "skipped", "reason": skipped, "fix": SKIP_FIX},
+            )
+        elif settings.writeback.mark_paid:
             lookback = timedelta(days=settings.writeback.lookback_days)
             _paid(
                 connection=connection,
@@ -276,11 +290,15 @@ def writeback_all(
     settings: Settings,
     deadline: Deadline,
     client_factory: Callable[[Connection], ChannelClient],
+    intacct_check: IntacctCheck | None = None,
 ) -> dict[str, dict[str, object]]:
-    """The scheduled run over every connection; does nothing while `writeback.enabled` is false."""
+    """The scheduled run over every connection; does nothing while `writeback.enabled` is false.
+    `intacct_check`: see `writeback_connection`; an Intacct failure of one connection's paid poll
+    skips the paid polls of the connections after it in the same run."""
     summary: dict[str, dict[str, object]] = {}
     if not settings.writeback.enabled:
         return summary
+    gate = RunGate(intacct_check)
     for connection_id in connections.list_ids():
         if deadline.remaining() < 2 * RESERVE_S:
             summary[connection_id] = {"complete": False, "error": "out of time: next run"}
@@ -298,8 +316,10 @@ def writeback_all(
                     state,
                     settings=settings,
                     deadline=deadline,
+                    intacct_check=gate.closed_reason,
                 )
             except SyncError as exc:
+                gate.failed(exc)
                 log.error("writeback failed", extra={"outcome": "failed", "reason": exc.message, "fix": exc.fix})
                 summary[connection_id] = {"complete": False, "error": exc.message, "fix": exc.fix}
                 continue
