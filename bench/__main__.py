@@ -11,6 +11,9 @@ from collections.abc import Callable
 
 from bench import cold_import, intacct_client, posting, stock, webhook, writeback
 from bench.report import Figure, print_goals, print_section
+from local.moto_atomic import make_dynamodb_atomic
+
+make_dynamodb_atomic()  # the posting bench's gate and ledger rely on atomic conditional writes
 
 SECTIONS: list[tuple[str, Callable[[], list[Figure]]]] = [
     ("Intacct client", intacct_client.run),

@@ -166,6 +166,9 @@ class LocalStack:
     def start(self) -> None:
         from moto.server import ThreadedMotoServer
 
+        from local.moto_atomic import make_dynamodb_atomic
+
+        make_dynamodb_atomic()  # DynamoDB's atomic conditional writes, with concurrent senders and consumers
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
         self._saved_env = dict(os.environ)
@@ -571,10 +574,11 @@ def _forget_cached_config() -> None:
     """Drop per-process caches of environment, secrets and parameters (they belong to one stack)."""
     from aws_lambda_powertools.utilities import parameters
 
-    from intacct_sync import wiring
+    from intacct_sync import pause, wiring
 
     wiring.environment.cache_clear()
     parameters.clear_caches()
+    pause.forget_gates()
 
 
 @contextlib.contextmanager

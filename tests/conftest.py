@@ -7,6 +7,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Hypothesis: no per-example time limit and no "too slow" health check. Both measure wall-clock
+# speed, so a busy machine would fail a correct run; every @settings(...) without its own value
+# inherits these (this conftest is imported before any test module is).
+settings.register_profile("intacct-sync", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("intacct-sync")
 
 os.environ.setdefault("AWS_DEFAULT_REGION", "eu-west-1")
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
@@ -24,7 +31,21 @@ from intacct_sync.retry import Backoff
 from local.channel_sandbox import ChannelSandbox
 from local.demo_credentials import sandbox_credentials
 from local.intacct_sandbox import IntacctSandbox
+from local.moto_atomic import make_dynamodb_atomic
 from tests.aws import Stack, create_stack
+
+make_dynamodb_atomic()  # moto's conditional writes race across threads; DynamoDB's never do
+
+
+@pytest.fixture(autouse=True)
+def _fresh_container_caches() -> Iterator[None]:
+    """Every test starts as a new Lambda container: no pause state cached by an earlier test (whose
+    stack used the same table name) may decide whether this test's events post."""
+    from intacct_sync import pause
+
+    pause.forget_gates()
+    yield
+    pause.forget_gates()
 
 
 @pytest.fixture(scope="session")
@@ -36,8 +57,12 @@ def _sandbox_server() -> Iterator[tuple[IntacctSandbox, dict[str, Any]]]:
 
 @pytest.fixture
 def sandbox(_sandbox_server: tuple[IntacctSandbox, dict[str, Any]]) -> IntacctSandbox:
-    """The sandbox, back at its default seed, with no faults, latency or concurrency cap."""
+    """The sandbox, back at its default seed, with no faults, latency, concurrency cap or hold."""
     server, pristine = _sandbox_server
+    # End what a previous test left waiting (hang faults, holds) and let it finish first.
+    server.release_holds()
+    server.release_hangs()
+    assert server.wait_idle(timeout_s=30), "a gateway request of a previous test is still in flight"
     server.reset(seed=pristine)
     server.set_latency(0)
     server.set_max_concurrency(None)

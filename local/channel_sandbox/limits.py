@@ -1,9 +1,14 @@
-"""Rate limiters: Shopify leaky buckets (GraphQL points, REST calls) and BigCommerce's fixed window."""
+"""Rate limiters: Shopify leaky buckets (GraphQL points, REST calls) and BigCommerce's fixed window.
+
+Both run on a `clock` (seconds): the sandbox passes its own, which tests can freeze and advance.
+"""
 
 from __future__ import annotations
 
+import math
 import threading
 import time
+from collections.abc import Callable
 
 
 class LeakyBucket:
@@ -12,17 +17,18 @@ class LeakyBucket:
     For GraphQL the units are query-cost points; for REST one call takes one unit.
     """
 
-    def __init__(self, size: float, rate: float) -> None:
+    def __init__(self, size: float, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.size = size
         self.rate = rate
+        self._clock = clock
         self._available = size
-        self._t = time.monotonic()
+        self._t = clock()
         self._lock = threading.Lock()
 
     def _refill(self) -> None:
-        now = time.monotonic()
-        self._available = min(self.size, self._available + (now - self._t) * self.rate)
-        self._t = now
+        now = self._clock()
+        self._available = min(self.size, self._available + max(0.0, now - self._t) * self.rate)
+        self._t = max(self._t, now)
 
     @property
     def available(self) -> float:
@@ -54,21 +60,23 @@ class LeakyBucket:
 class FixedWindow:
     """BigCommerce: `quota` requests per `window_ms`, the window starting at its first request."""
 
-    def __init__(self, quota: int, window_ms: int) -> None:
+    def __init__(self, quota: int, window_ms: int, clock: Callable[[], float] = time.monotonic) -> None:
         self.quota = quota
         self.window_ms = window_ms
+        self._clock = clock
         self._start: float | None = None
         self._used = 0
         self._lock = threading.Lock()
 
     def _roll(self, now: float) -> None:
-        if self._start is None or (now - self._start) * 1000 >= self.window_ms:
+        # 1 µs of slack: a client that waits exactly the advertised reset finds a new window.
+        if self._start is None or (now - self._start) * 1000 >= self.window_ms - 1e-3:
             self._start = now
             self._used = 0
 
     def take(self) -> bool:
         with self._lock:
-            now = time.monotonic()
+            now = self._clock()
             self._roll(now)
             if self._used >= self.quota:
                 return False
@@ -76,10 +84,10 @@ class FixedWindow:
             return True
 
     def state(self) -> tuple[int, int]:
-        """-> (requests left, ms until the window resets)."""
+        """-> (requests left, ms until the window resets, rounded up: waiting that long is enough)."""
         with self._lock:
-            now = time.monotonic()
+            now = self._clock()
             self._roll(now)
             assert self._start is not None
-            reset = max(0, int(self.window_ms - (now - self._start) * 1000))
+            reset = max(0, math.ceil(self.window_ms - (now - self._start) * 1000))
             return max(0, self.quota - self._used), reset

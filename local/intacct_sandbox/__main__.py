@@ -25,7 +25,7 @@ def _serve(args: argparse.Namespace) -> int:
     seed = sb.seed
     print(f"Intacct sandbox listening on {sb.url}")
     print(f"  session endpoint : {sb.session_url}")
-    print(f"  admin            : {sb.base_url}/_sandbox/state (also requests, reset, faults, config)")
+    print(f"  admin            : {sb.base_url}/_sandbox/state (also requests, reset, faults, config, hold, clock)")
     for s in seed.get("senders", []):
         print(f"  sender           : {s['sender_id']} / {s['password']}")
     for c in seed.get("companies", []):

@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -65,6 +66,7 @@ class RequestLog:
     control_status: str | None = None
     functions: list[FunctionCall] = field(default_factory=list)
     fault: str | None = None
+    entity: str | None = None  # the entity (login locationid) the request ran in; None: top level
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -212,6 +214,8 @@ class Gateway:
         self.resultsets: dict[str, dict[str, Any]] = {}
         self.last_result_by_object: dict[tuple[str, str, str], str] = {}
         self.lock = threading.RLock()
+        self.clock: Callable[[], float] = time.time
+        """Session expiry time (epoch seconds); the sandbox moves it with `advance_clock`."""
 
     # ---- sessions ------------------------------------------------------------------------
     def expire_sessions(self) -> None:
@@ -226,7 +230,7 @@ class Gateway:
 
     def new_session(self, company: str, user: str, locationid: str | None, sender: str) -> Session:
         sid = secrets.token_urlsafe(24) + ".."
-        s = Session(sid, company, user, locationid, sender, time.time() + self.session_timeout_s)
+        s = Session(sid, company, user, locationid, sender, self.clock() + self.session_timeout_s)
         with self.lock:
             self.sessions[sid] = s
         return s
@@ -451,12 +455,12 @@ class Gateway:
             self._check_sender_authorised(company, sender)
             locationid = (auth.get("locationid") or "").strip() or None
             self._check_entity(company, locationid)
-            expires = time.time() + self.session_timeout_s
+            expires = self.clock() + self.session_timeout_s
         else:
             log.auth = "session"
             with self.lock:
                 sess = self.sessions.get(auth["sessionid"])
-                if sess is not None and sess.expires < time.time():
+                if sess is not None and sess.expires < self.clock():
                     del self.sessions[auth["sessionid"]]
                     sess = None
             if sess is None or path != SESSION_PATH:
@@ -478,9 +482,10 @@ class Gateway:
                 raise AuthError.one("XL03000006", "Invalid session", "The session's user no longer exists.")
             log.company = sess.company
             self._check_sender_authorised(company, sender)
-            sess.expires = time.time() + self.session_timeout_s
+            sess.expires = self.clock() + self.session_timeout_s
             company_id, user_id, locationid, expires = sess.company, sess.user, sess.locationid, sess.expires
         ctx = Ctx(self, store, company_id, company, user, sender, locationid)
+        log.entity = locationid
         return ctx, {"userid": user_id, "companyid": company_id, "locationid": locationid, "expires": expires}
 
     @staticmethod
@@ -522,6 +527,7 @@ class Gateway:
         store = self.store
         out: list[tuple[str, Result | None, list[ErrorDetail]]] = []
         failed = False
+        store.entity = ctx.locationid  # records created now belong to the signed-in entity
         store.begin()
         try:
             for i, fn in enumerate(functions):
@@ -549,6 +555,8 @@ class Gateway:
         except BaseException:
             store.rollback()
             raise
+        finally:
+            store.entity = None
         log.functions = [call._replace(status=status) for call, (status, _, _) in zip(log.functions, out, strict=True)]
         return out
 

@@ -1,4 +1,4 @@
-"""HTTP front: the XML gateway endpoints, admin endpoints, latency, concurrency limit, faults."""
+"""HTTP front: the XML gateway endpoints, admin endpoints, latency, concurrency limit, holds, faults."""
 
 from __future__ import annotations
 
@@ -80,6 +80,57 @@ class Fault:
         return cls(**data)
 
 
+class Hold:
+    """Gateway requests held until `arrivals` of them have arrived (`IntacctSandbox.hold_until`).
+
+    Every gateway request that matches `function` (None = any) counts as an arrival, including one
+    refused at once by the concurrency limit; the ones holding a concurrency slot wait, before any
+    latency or processing, until the count is reached. A test that needs requests to overlap arms
+    a hold instead of hoping that threads and latency overlap. `timeout_s` (from the first arrival)
+    only guards against a test that never sends enough: the held requests then go on and
+    `timed_out` is set.
+    """
+
+    def __init__(self, arrivals: int, timeout_s: float, function: str | None, cond: threading.Condition) -> None:
+        if arrivals < 1:
+            raise ValueError("arrivals must be >= 1")
+        if timeout_s <= 0:
+            raise ValueError("timeout_s must be > 0")
+        self.arrivals = arrivals
+        self.timeout_s = timeout_s
+        self.function = function
+        self.arrived = 0
+        self.done = False
+        """Over: reached, released by hand, or timed out."""
+        self.timed_out = False
+        self._first_at: float | None = None
+        self._cond = cond
+
+    @property
+    def reached(self) -> bool:
+        return self.arrived >= self.arrivals
+
+    def matches(self, names: list[str]) -> bool:
+        return self.function is None or self.function in names
+
+    def wait(self, timeout_s: float | None = None) -> bool:
+        """Block until the hold is over; True if it was over because `arrivals` were reached."""
+        with self._cond:
+            self._cond.wait_for(lambda: self.done, timeout=self.timeout_s + 5 if timeout_s is None else timeout_s)
+            return self.reached
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "arrivals": self.arrivals,
+            "timeout_s": self.timeout_s,
+            "function": self.function,
+            "arrived": self.arrived,
+            "reached": self.reached,
+            "done": self.done,
+            "timed_out": self.timed_out,
+        }
+
+
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
@@ -129,6 +180,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(200, [r.to_dict() for r in sb.requests])
         elif path == "/_sandbox/faults":
             self._json(200, [f.to_dict() for f in sb.faults])
+        elif path == "/_sandbox/hold":
+            self._json(200, [h.to_dict() for h in sb.holds])
         elif path in GATEWAY_PATHS:
             self._send(405, b"Method Not Allowed: POST XML to this endpoint", "text/plain", {"Allow": "POST"})
         else:
@@ -136,8 +189,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_DELETE(self) -> None:
         self._body()
-        if urlsplit(self.path).path == "/_sandbox/faults":
+        path = urlsplit(self.path).path
+        if path == "/_sandbox/faults":
             self.server.sandbox.clear_faults()
+            self._json(200, {"ok": True})
+        elif path == "/_sandbox/hold":
+            self.server.sandbox.release_holds()
             self._json(200, {"ok": True})
         else:
             self._send(404, b"Not Found", "text/plain")
@@ -164,6 +221,10 @@ class _Handler(BaseHTTPRequestHandler):
             elif path == "/_sandbox/sessions/expire":
                 sb.expire_sessions()
                 self._json(200, {"ok": True})
+            elif path == "/_sandbox/hold":
+                self._json(200, _hold_from(sb, payload).to_dict())
+            elif path == "/_sandbox/clock":
+                self._json(200, {"now": sb.advance_clock(float(payload.get("advance", 0)))})
             elif path == "/_sandbox/config":
                 if "latency_ms" in payload:
                     sb.set_latency(int(payload["latency_ms"] or 0))
@@ -179,7 +240,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _gateway(self, path: str, body: bytes) -> None:
         sb = self.server.sandbox
         log = RequestLog(time=time.time(), path=path)
-        if not sb._acquire():
+        names = peek_function_names(body)
+        admitted, holds = sb._enter(names)
+        if not admitted:
             xml = control_failure_xml(
                 [
                     ErrorDetail(
@@ -196,9 +259,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._holding = True
         try:
+            sb._wait_holds(holds)
             if sb.latency_ms:
                 time.sleep(sb.latency_ms / 1000)
-            names = peek_function_names(body)
             pre = sb._take_fault(PRE_KINDS, names)
             if pre is not None:
                 self._pre_fault(pre, names, log)
@@ -218,7 +281,7 @@ class _Handler(BaseHTTPRequestHandler):
             if post is not None:  # hang
                 log.fault = "hang"
                 sb._record(log)
-                time.sleep(post.delay_s)
+                sb._hang(post.delay_s)
                 self._answer(200, outcome.body, XML_CONTENT_TYPE)
                 return
             log.http_status = outcome.status
@@ -280,6 +343,19 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer(status, raw, ctype)
 
 
+def _hold_from(sb: IntacctSandbox, payload: Any) -> Hold:
+    """`POST /_sandbox/hold` body `{"arrivals": N, "timeout_s": 10, "function": null}`."""
+    allowed = {"arrivals", "timeout_s", "function"}
+    if not isinstance(payload, dict) or "arrivals" not in payload or set(payload) - allowed:
+        raise ValueError('body must be {"arrivals": N, "timeout_s": 10, "function": null}')
+    function = payload.get("function")
+    return sb.hold_until(
+        int(payload["arrivals"]),
+        timeout_s=float(payload.get("timeout_s", 10)),
+        function=None if function is None else str(function),
+    )
+
+
 def _html_error(status: int) -> bytes:
     title = GATEWAY_ERROR_HTML.get(status, "Error")
     return (
@@ -313,7 +389,12 @@ class IntacctSandbox:
         self.faults: list[Fault] = []
         self._log: list[RequestLog] = []
         self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)  # holds, in-flight count and request log changes
         self._inflight = 0
+        self._peak_inflight = 0
+        self._holds: list[Hold] = []
+        self._unhang = threading.Event()
+        self._clock_offset = 0.0
         self.httpd = _HTTPServer((host, port), _Handler)
         self.httpd.sandbox = self
         self.host, self.port = str(self.httpd.server_address[0]), int(self.httpd.server_address[1])
@@ -399,13 +480,82 @@ class IntacctSandbox:
         self.max_concurrency = n
 
     def reset(self, seed: str | Path | dict[str, Any] | None = None) -> None:
+        """Back to the seed; also ends holds and hangs, and the clock offset (see `advance_clock`)."""
         if seed is not None:
             self._seed = read_seed(seed)
+        self.release_holds()
+        self.release_hangs()
         load_seed(self.store, self._seed)
         self.gateway.reset()
-        with self._lock:
+        with self._cond:
             self.faults.clear()
             self._log.clear()
+            self._holds.clear()
+            self._peak_inflight = self._inflight
+            self._clock_offset = 0.0
+            self.gateway.clock = time.time
+
+    # ---- holds, waits and the clock (deterministic tests) ----
+    def hold_until(self, arrivals: int, *, timeout_s: float = 10.0, function: str | None = None) -> Hold:
+        """Hold gateway requests until `arrivals` of them (matching `function`) have arrived.
+
+        See `Hold`: with `max_concurrency=2` and a hold of 5, five concurrent requests always give
+        two 200s and three 429s, however the machine schedules the threads. `hold.wait()` blocks
+        until it is over and says whether it was reached.
+        """
+        hold = Hold(arrivals, timeout_s, function, self._cond)
+        with self._cond:
+            self._holds.append(hold)
+        return hold
+
+    @property
+    def holds(self) -> list[Hold]:
+        """Every hold armed since the last reset (pending ones have `done` False)."""
+        with self._lock:
+            return list(self._holds)
+
+    def release_holds(self) -> None:
+        """End every pending hold now: the requests it holds go on."""
+        with self._cond:
+            for h in self._holds:
+                h.done = True
+            self._cond.notify_all()
+
+    def release_hangs(self) -> None:
+        """End every `hang` fault's wait now (those requests answer at once)."""
+        with self._lock:
+            event, self._unhang = self._unhang, threading.Event()
+        event.set()
+
+    def wait_for_requests(self, count: int, timeout_s: float = 10.0) -> bool:
+        """Block until the request log holds at least `count` entries; False if `timeout_s` passed first."""
+        with self._cond:
+            return self._cond.wait_for(lambda: len(self._log) >= count, timeout=timeout_s)
+
+    def wait_idle(self, timeout_s: float = 10.0) -> bool:
+        """Block until no gateway request is in flight; False if `timeout_s` passed first."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._inflight == 0, timeout=timeout_s)
+
+    @property
+    def peak_inflight(self) -> int:
+        """The most gateway requests in flight at once since the last reset."""
+        with self._lock:
+            return self._peak_inflight
+
+    def clock(self) -> float:
+        """The sandbox clock (epoch seconds): real time plus what `advance_clock` added. Sessions
+        expire on it."""
+        return time.time() + self._clock_offset
+
+    def advance_clock(self, seconds: float) -> float:
+        """Move the sandbox clock forward (e.g. past `session_timeout_s`); returns the new time."""
+        if seconds < 0:
+            raise ValueError("the sandbox clock only moves forward")
+        with self._lock:
+            self._clock_offset += seconds
+            self.gateway.clock = self.clock
+        return self.clock()
 
     def snapshot(self) -> dict[str, Any]:
         return snapshot(self.store)
@@ -421,20 +571,62 @@ class IntacctSandbox:
         return copy.deepcopy(self._seed)
 
     # ---- internals used by the handler ----
-    def _acquire(self) -> bool:
+    def _enter(self, names: list[str]) -> tuple[bool, list[Hold]]:
+        """Take a concurrency slot (False: none free) and count the arrival toward pending holds.
+
+        One lock for both: the arrival that completes a hold is refused or admitted before the
+        requests it releases can free their slots. Returns the holds this request must wait on.
+        """
+        with self._cond:
+            admitted = self.max_concurrency is None or self._inflight < self.max_concurrency
+            if admitted:
+                self._inflight += 1
+                self._peak_inflight = max(self._peak_inflight, self._inflight)
+            waits: list[Hold] = []
+            for h in self._holds:
+                if h.done or not h.matches(names):
+                    continue
+                h.arrived += 1
+                if h._first_at is None:
+                    h._first_at = time.monotonic()
+                if h.reached:
+                    h.done = True
+                else:
+                    waits.append(h)
+            self._cond.notify_all()
+            return admitted, waits if admitted else []
+
+    def _wait_holds(self, holds: list[Hold]) -> None:
+        for h in holds:
+            with self._cond:
+                end = (h._first_at or time.monotonic()) + h.timeout_s
+                while not h.done:
+                    left = end - time.monotonic()
+                    if left <= 0:
+                        h.done = h.timed_out = True
+                        print(
+                            f"[intacct-sandbox] hold of {h.arrivals} timed out after {h.timeout_s} s "
+                            f"with {h.arrived} arrival(s)",
+                            file=sys.stderr,
+                        )
+                        self._cond.notify_all()
+                        break
+                    self._cond.wait(left)
+
+    def _hang(self, seconds: float) -> None:
         with self._lock:
-            if self.max_concurrency is not None and self._inflight >= self.max_concurrency:
-                return False
-            self._inflight += 1
-            return True
+            event = self._unhang
+        event.wait(seconds)
 
     def _release(self) -> None:
-        with self._lock:
+        with self._cond:
             self._inflight -= 1
+            self._cond.notify_all()
 
     def _record(self, log: RequestLog) -> None:
-        with self._lock:
+        with self._cond:
             self._log.append(log)
+            self._cond.notify_all()
 
     def _consume(self, fault: Fault) -> None:
         if fault.times is not None:

@@ -3,7 +3,6 @@ order writeback, errors."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from local.channel_sandbox import ChannelSandbox
@@ -51,6 +50,7 @@ def test_every_response_carries_cost(shop: ShopifyClient) -> None:
 
 
 def test_throttled_then_recovers(cs: ChannelSandbox, shop: ShopifyClient) -> None:
+    cs.freeze_clock()  # points restore only when the test moves the clock
     cs.configure("shopify", graphql_bucket_size=60, graphql_restore_rate=200.0)
     q = "{ productVariants(first: 20) { nodes { id sku } } }"  # requested 22
     first = shop.gql(q)
@@ -69,7 +69,9 @@ def test_throttled_then_recovers(cs: ChannelSandbox, shop: ShopifyClient) -> Non
     status = seen_throttle["extensions"]["cost"]["throttleStatus"]
     assert status["currentlyAvailable"] < 57 and status["restoreRate"] == 200.0
     wait = (57 - status["currentlyAvailable"]) / 200.0
-    time.sleep(wait + 0.05)
+    cs.advance_clock(wait / 2)
+    assert shop.gql(q.replace("first: 20", "first: 55"))["errors"][0]["extensions"]["code"] == "THROTTLED"
+    cs.advance_clock(wait / 2 + 0.001)
     again = shop.gql(q.replace("first: 20", "first: 55"))
     assert "errors" not in again, again
 

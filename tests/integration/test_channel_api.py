@@ -59,6 +59,19 @@ class Sleeps:
         time.sleep(min(seconds, self.cap_s))
 
 
+class SandboxClockSleeps(Sleeps):
+    """Waits on the channel sandbox's frozen clock: each wait moves it instead of sleeping, so a
+    quota window rolls exactly when the client has waited it out, however slow the machine."""
+
+    def __init__(self, cs: ChannelSandbox) -> None:
+        super().__init__()
+        self.cs = cs
+
+    def __call__(self, seconds: float) -> None:
+        self.delays.append(seconds)
+        self.cs.advance_clock(seconds)
+
+
 @pytest.fixture
 def sleeps() -> Sleeps:
     return Sleeps()
@@ -74,7 +87,7 @@ def client(cs: ChannelSandbox, channel: str, sleeps: Sleeps, **options: Any) -> 
         conn,
         backoff=Backoff(base_s=0.05, cap_s=0.2, max_attempts=5),
         sleep=sleeps,
-        pacer=Pacer(),
+        pacer=options.pop("pacer", None) or Pacer(),
         read_timeout_s=10,
         **options,
     )
@@ -254,10 +267,12 @@ def test_woocommerce_host_429_and_503_are_retried(cs: ChannelSandbox, sleeps: Sl
     assert len(sleeps.delays) == 2
 
 
-def test_bigcommerce_quota_headers_pause_before_the_quota_runs_out(cs: ChannelSandbox, sleeps: Sleeps) -> None:
+def test_bigcommerce_quota_headers_pause_before_the_quota_runs_out(cs: ChannelSandbox) -> None:
     put_bigcommerce(cs, 8)
+    cs.freeze_clock()  # the window and the client's pacing share the sandbox clock, moved by its waits
     cs.configure("bigcommerce", quota=5, window_ms=1000)
-    c = client(cs, "bigcommerce", sleeps, page_size=1)
+    sleeps = SandboxClockSleeps(cs)
+    c = client(cs, "bigcommerce", sleeps, page_size=1, pacer=Pacer(clock=cs.monotonic))
 
     events = list(c.iter_orders_changed_since(T0, deadline=deadline()))
 

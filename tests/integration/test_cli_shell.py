@@ -13,7 +13,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -113,9 +112,13 @@ def test_ctrl_c_exits_130_with_one_line(tmp_path: Path) -> None:
             stderr=subprocess.PIPE,
             text=True,
         )
-        time.sleep(2.5)  # imported, and waiting for the answer
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=30)
+        # Its connection to the silent port shows it is imported, inside the command, waiting for
+        # the answer: interrupt it then (a fixed sleep could fire during the import on a busy machine).
+        silent.settimeout(60)  # a guard only
+        waiting, _ = silent.accept()
+        with waiting:
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
     assert err.strip() == "interrupted" and "Traceback" not in err
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import logging
 import threading
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
@@ -386,39 +387,72 @@ def test_concurrency_limit_answers_are_backed_off_until_every_request_succeeds(
     sandbox: IntacctSandbox,
 ) -> None:
     sandbox.set_max_concurrency(1)
-    sandbox.set_latency(100)
     errors: list[BaseException] = []
     shared = SessionCache()
 
     def work() -> None:
-        c = IntacctClient(make_credentials(sandbox), sessions=shared, backoff=Backoff(0.05, 0.3, 20))
+        c = IntacctClient(make_credentials(sandbox), sessions=shared, backoff=Backoff(0.05, 0.3, 50))
         try:
             c.execute_one(fn.lookup("CUSTOMER"), deadline=deadline())
         except BaseException as exc:
             errors.append(exc)
 
     IntacctClient(make_credentials(sandbox), sessions=shared).session(deadline())
+    # The first request to get the slot keeps it until three more have arrived: they (or retries)
+    # find it taken and are answered 429, however the threads are scheduled.
+    hold = sandbox.hold_until(arrivals=4, timeout_s=30)
     threads = [threading.Thread(target=work) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    assert hold.reached and not hold.timed_out
     assert errors == []
-    assert any(r.http_status == 429 for r in sandbox.requests)
+    assert sum(1 for r in sandbox.requests if r.http_status == 429) >= 3
+    assert sum(1 for r in sandbox.requests if r.http_status == 200) == 1 + 4  # the session, then each lookup
+    assert sandbox.peak_inflight == 1
+
+
+class FakeClock:
+    """Time that passes only when the client sleeps (its backoff), never while a request runs."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@dataclass(frozen=True)
+class FakeDeadline(Deadline):
+    clock: FakeClock = field(default_factory=FakeClock)
+
+    def remaining(self) -> float:
+        return max(0.0, self.at - self.clock.now)
 
 
 def test_retries_stop_at_the_callers_deadline(client: IntacctClient, sandbox: IntacctSandbox) -> None:
     client.session(deadline())
     sandbox.inject(Fault(kind="rate_limit", times=None))
+    clock = FakeClock()
+    # On a fake clock: a slow machine cannot eat into the deadline (each request still gets the
+    # fake time left, ≥ min_attempt_s = 5 s of real time, as its cut-off: a generous guard).
     slow = IntacctClient(
         client.credentials,
         sessions=client.sessions,
-        backoff=Backoff(base_s=0.2, cap_s=0.2, max_attempts=1000),
+        backoff=Backoff(base_s=2.0, cap_s=2.0, max_attempts=1000),
+        sleep=clock.sleep,
+        min_attempt_s=5.0,
     )
-    short = Deadline.after(1.0)
+    short = FakeDeadline(at=10.0, clock=clock)
+    before = len(sandbox.requests)
     with pytest.raises(IntacctRateLimited, match="gave up"):
         slow.execute_one(fn.lookup("CUSTOMER"), deadline=short)
-    assert 0 < short.remaining() < 0.8, "gave up before the deadline, after retrying"
+    assert clock.sleeps, "retried before giving up"
+    assert 5.0 < short.remaining() <= 7.0, "gave up once a further wait would leave under min_attempt_s"
+    assert len(sandbox.requests) - before == len(clock.sleeps) + 1
 
 
 def test_a_write_whose_answer_is_lost_is_unknown_then_found_not_duplicated(
@@ -439,11 +473,15 @@ def test_a_write_whose_answer_is_lost_is_unknown_then_found_not_duplicated(
 
 
 def test_a_write_that_times_out_is_unknown_not_retried(sandbox: IntacctSandbox) -> None:
-    c = IntacctClient(make_credentials(sandbox), sessions=SessionCache(), read_timeout_s=0.5)
-    new_customer(c)
-    sandbox.inject(Fault(kind="hang", function="create_sotransaction", delay_s=1.5))
+    sessions = SessionCache()
+    new_customer(IntacctClient(make_credentials(sandbox), sessions=sessions))  # no short timeout here
+    c = IntacctClient(make_credentials(sandbox), sessions=sessions, read_timeout_s=0.5)
+    # The hang lasts until the test ends it: far past the 0.5 s read timeout on any machine.
+    sandbox.inject(Fault(kind="hang", function="create_sotransaction", delay_s=60))
     with pytest.raises(IntacctOutcomeUnknown):
         c.execute_one(fn.create_sotransaction(invoice(), controlid="so-1"), deadline=deadline())
+    sandbox.release_hangs()
+    assert sandbox.wait_idle()
     assert sum(1 for n in functions_seen(sandbox) if n == "create_sotransaction") == 1
 
 

@@ -110,9 +110,11 @@ class TwoHalves:
                 self.send_header("Content-Type", "application/xml")
                 self.send_header("Content-Length", str(len(first) + len(rest)))
                 self.end_headers()
+                # Set before the first half goes out: a client that has read a row of it always sees
+                # it set (after the write, a preempted server thread could set it too late).
+                outer.held.set()
                 self.wfile.write(first)
                 self.wfile.flush()
-                outer.held.set()
                 outer.gave_up = not outer.release.wait(10)
                 if outer.cut:
                     self.close_connection = True

@@ -6,7 +6,6 @@ The product's Intacct client is deliberately not used.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from xml.etree.ElementTree import Element
@@ -171,9 +170,10 @@ def sandbox() -> Iterator[IntacctSandbox]:
 
 @pytest.fixture
 def sb(sandbox: IntacctSandbox) -> IntacctSandbox:
-    deadline = time.time() + 3  # let requests left hanging by a previous test (hang fault) finish
-    while sandbox._inflight and time.time() < deadline:
-        time.sleep(0.02)
+    # End what a previous test left waiting (hang faults, holds) and let it finish before the reset.
+    sandbox.release_holds()
+    sandbox.release_hangs()
+    assert sandbox.wait_idle(timeout_s=30), "a gateway request of a previous test is still in flight"
     sandbox.reset(seed=DEFAULT_SEED)
     sandbox.set_latency(0)
     sandbox.set_max_concurrency(None)

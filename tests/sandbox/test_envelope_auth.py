@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
-import time
+
+import pytest
 
 from local.intacct_sandbox import IntacctSandbox
 from local.intacct_sandbox.seed import DEFAULT_SEED
@@ -150,14 +151,17 @@ def test_session_flow(client: Client, sb: IntacctSandbox) -> None:
 
 
 def test_session_sliding_timeout() -> None:
-    with IntacctSandbox.start(session_timeout_s=0.4) as sb:
+    # On the sandbox clock: each use slides the expiry on, with no real waiting to race against.
+    with IntacctSandbox.start(session_timeout_s=40) as sb:
         c = Client(sb)
         sid, endpoint = c.login_session()
         for _ in range(3):
-            time.sleep(0.2)
+            sb.advance_clock(30)
             assert c.one(LOOKUP, session=sid, url=endpoint).auth_status == "success"
-        time.sleep(0.55)
+        sb.advance_clock(41)
         assert c.one(LOOKUP, session=sid, url=endpoint).auth_status == "failure"
+        with pytest.raises(ValueError, match="forward"):
+            sb.advance_clock(-1)
 
 
 def test_getapisession_with_bad_location_fails(client: Client) -> None:

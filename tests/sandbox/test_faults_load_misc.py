@@ -61,10 +61,15 @@ def test_lose_response_commits_then_fails(client: Client, sb: IntacctSandbox) ->
 
 
 def test_hang_fault_times_out_client(client: Client, sb: IntacctSandbox) -> None:
-    sb.inject(Fault("hang", delay_s=0.6))
+    # The hang outlasts the client's timeout by far; the test ends it instead of waiting it out.
+    sb.inject(Fault("hang", delay_s=60))
     with pytest.raises(requests.exceptions.ReadTimeout):
         client.http.post(sb.url, data=client_xml(invoice_xml()).encode(), timeout=0.2)
+    assert sb.wait_for_requests(1), "the hung request was not logged"  # logged once processed
+    assert sb.requests[0].fault == "hang"
     assert len(sb.snapshot()["documents"]) == 1
+    sb.release_hangs()
+    assert sb.wait_idle()
 
 
 def test_function_error_fault(client: Client, sb: IntacctSandbox) -> None:
@@ -110,8 +115,10 @@ def test_raw_response_fault(client: Client, sb: IntacctSandbox) -> None:
 
 
 def test_concurrency_limit_answers_429(sb: IntacctSandbox) -> None:
-    sb.set_latency(300)
+    # The two requests that get a slot are held until all five have arrived: the other three
+    # always find both slots taken, however the threads are scheduled.
     sb.set_max_concurrency(2)
+    hold = sb.hold_until(arrivals=5, timeout_s=30)
     statuses: list[int] = []
     lock = threading.Lock()
 
@@ -126,11 +133,45 @@ def test_concurrency_limit_answers_429(sb: IntacctSandbox) -> None:
         t.start()
     for t in threads:
         t.join()
+    assert hold.reached and not hold.timed_out
     assert sorted(statuses) == [200, 200, 429, 429, 429]
     rejected = [r for r in sb.requests if r.http_status == 429]
     assert len(rejected) == 3
+    assert sb.peak_inflight == 2
     sb.set_max_concurrency(None)
-    sb.set_latency(0)
+
+
+def test_latency_is_kept_beside_holds(sb: IntacctSandbox) -> None:
+    """A hold decides that requests overlap; latency still delays every answer."""
+    sb.set_latency(50)
+    sb.set_max_concurrency(1)
+    hold = sb.hold_until(arrivals=2, timeout_s=30)
+    statuses: list[int] = []
+
+    def worker() -> None:
+        with requests.Session() as s:
+            statuses.append(s.post(sb.url, data=client_xml(LOOKUP).encode(), timeout=30).status_code)
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert hold.reached
+    assert sorted(statuses) == [200, 429]
+    start = time.monotonic()
+    assert Client(sb).one(LOOKUP).http.status_code == 200
+    assert time.monotonic() - start >= 0.05  # a lower bound only: sleeping never ends early
+
+
+def test_a_hold_counts_only_its_function_and_times_out_as_a_guard(client: Client, sb: IntacctSandbox) -> None:
+    hold = sb.hold_until(arrivals=2, timeout_s=0.3, function="create_sotransaction")
+    assert client.one(LOOKUP).status() == "success"  # not counted, not held
+    assert hold.arrived == 0 and not hold.done
+    assert client.one(invoice_xml()).status() == "success"  # held alone, goes on at the timeout
+    assert hold.done and hold.timed_out and not hold.reached and hold.arrived == 1
+    with pytest.raises(ValueError, match="arrivals"):
+        sb.hold_until(arrivals=0)
 
 
 HOSTILE = [
@@ -214,6 +255,23 @@ def test_admin_endpoints(client: Client, sb: IntacctSandbox) -> None:
     r = requests.post(f"{base}/_sandbox/config", json={"latency_ms": 5, "max_concurrency": 4}, timeout=5)
     assert r.json()["max_concurrency"] == 4
     requests.post(f"{base}/_sandbox/config", json={"latency_ms": 0, "max_concurrency": None}, timeout=5)
+    r = requests.post(f"{base}/_sandbox/hold", json={"arrivals": 3, "timeout_s": 20}, timeout=5)
+    assert r.json() == {
+        "arrivals": 3,
+        "timeout_s": 20.0,
+        "function": None,
+        "arrived": 0,
+        "reached": False,
+        "done": False,
+        "timed_out": False,
+    }
+    assert requests.get(f"{base}/_sandbox/hold", timeout=5).json()[0]["arrivals"] == 3
+    assert requests.delete(f"{base}/_sandbox/hold", timeout=5).status_code == 200
+    assert requests.get(f"{base}/_sandbox/hold", timeout=5).json()[0]["done"] is True
+    assert requests.post(f"{base}/_sandbox/hold", json={"arrivals": 0}, timeout=5).status_code == 400
+    assert requests.post(f"{base}/_sandbox/hold", json={"count": 2}, timeout=5).status_code == 400
+    now = requests.post(f"{base}/_sandbox/clock", json={"advance": 10}, timeout=5).json()["now"]
+    assert now == pytest.approx(sb.clock(), abs=5)
     sid, endpoint = client.login_session()
     requests.post(f"{base}/_sandbox/sessions/expire", timeout=5)
     assert client.one(LOOKUP, session=sid, url=endpoint).auth_status == "failure"

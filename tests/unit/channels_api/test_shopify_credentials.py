@@ -8,7 +8,6 @@ import base64
 import hashlib
 import hmac
 import threading
-import time
 from datetime import date
 from typing import Any
 
@@ -280,18 +279,24 @@ def test_forget_drops_only_the_token_that_was_refused() -> None:
 def test_concurrent_requests_of_one_connection_obtain_one_token() -> None:
     cache = TokenCache()
     calls: list[int] = []
-    barrier = threading.Barrier(8)
+    arrived = threading.Condition()
+    callers = 0
 
     def obtain() -> IssuedToken:
         calls.append(1)
-        time.sleep(0.05)  # the others arrive while the request is out
+        # The request stays out until every worker has come to the cache (no sleep to race).
+        with arrived:
+            assert arrived.wait_for(lambda: callers == 8, timeout=30), "a worker never came"
         return IssuedToken("tok", "", 86399, cache.valid_until(86399))
 
     seen: list[str] = []
 
     def worker() -> None:
-        barrier.wait()
-        seen.append(cache.get("k", obtain, wait_s=5).access_token)
+        nonlocal callers
+        with arrived:
+            callers += 1
+            arrived.notify_all()
+        seen.append(cache.get("k", obtain, wait_s=60).access_token)
 
     threads = [threading.Thread(target=worker) for _ in range(8)]
     for t in threads:
