@@ -15,7 +15,7 @@ export AWS_DEFAULT_REGION ?= eu-west-1
 export POWERTOOLS_TRACE_DISABLED := true
 export PYTHONPATH := $(CURDIR)/layers/shared:$(CURDIR)
 
-.PHONY: help venv test lint typecheck template-lint checkov pytest demo demo-intacct local bench sandbox build events clean
+.PHONY: help venv test lint typecheck template-lint checkov pytest demo demo-intacct local bench chaos sandbox build events clean
 
 help:
 	@echo "make demo      the whole pipeline on this machine: webhooks in, Intacct out, summary"
@@ -23,6 +23,7 @@ help:
 	@echo "make demo-intacct  a scripted conversation with the Intacct sandbox through the client"
 	@echo "make test      lint, type-check, template checks (cfn-lint, sam validate, checkov) and the test suite"
 	@echo "make bench     client and pipeline benchmarks"
+	@echo "make chaos     soak on a bad day (ORDERS=1000 CHAOS_SEED=1), fuzz, secret scan; exit 1 on loss"
 	@echo "make sandbox   run the Intacct sandbox on its own (PORT=8089 SEED=...)"
 	@echo "make build     sam build (no Docker needed)"
 
@@ -95,6 +96,14 @@ local: $(VENV)/.stamp
 
 bench: $(VENV)/.stamp
 	$(PY) -m bench
+
+# Issue 15's soak through the local stack (local/chaos.py): every delivery 3 times, shuffled, Intacct
+# failing and out for hours (simulated time), consumers killed; then the webhook fuzz and the secret
+# scan. Exit 1 on any loss, duplicate, 5xx or leaked secret. CHAOS_LOG=path keeps the functions' lines.
+ORDERS ?= 1000
+CHAOS_SEED ?= 1
+chaos: $(VENV)/.stamp
+	$(PY) -m local.chaos --orders $(ORDERS) --seed $(CHAOS_SEED) $(if $(CHAOS_LOG),--log $(CHAOS_LOG))
 
 PORT ?= 8089
 SEED ?= local/intacct_sandbox/seed.json
