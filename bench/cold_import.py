@@ -26,7 +26,7 @@ from bench.report import Figure
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = 5
 GOAL = 1.5
-HANDLERS = ("webhook", "order_consumer", "payment_consumer", "reconcile", "stock_push", "writeback")
+HANDLERS = ("webhook", "order_consumer", "payment_consumer", "reconcile", "stock_push", "writeback", "payouts")
 
 _CONSUMER = (
     "boto3",
@@ -85,6 +85,19 @@ FIRST_CALL: dict[str, tuple[str, ...]] = {
         "intacct_sync.ledger",
         "intacct_sync.state",
         "intacct_sync.writeback",
+    ),
+    "payouts": (
+        "boto3",
+        "aws_lambda_powertools.utilities.parameters",
+        "intacct_sync.environment",
+        "intacct_sync.settings",
+        "intacct_sync.connections",
+        "intacct_sync.intacct.client",
+        "intacct_sync.intacct.gate",
+        "intacct_sync.channels.api",
+        "intacct_sync.ledger",
+        "intacct_sync.payouts.run",
+        "intacct_sync.payouts.shopify",
     ),
 }
 

@@ -4,8 +4,10 @@ Starts the AWS emulation (moto server), the Intacct sandbox and the channel sand
 three stores' webhooks through the product's CLI logic; delivers a day of signed webhooks (new and
 repeat customers, a discount, VAT, yen, a refund, a cancellation, duplicates, a forged request,
 an abandoned checkout, WooCommerce's ping); runs the reconcile poll (which catches an order whose
-webhook never came) and, where the template has them, the stock push and writeback; then prints
-what Intacct now holds and what was rejected or parked, and why. `--serve` keeps it running.
+webhook never came) and, where the template has them, the stock push and writeback; pays out
+the day's Shopify Payments money (fees, a refund, a dispute) and deposits the payout in Intacct;
+then prints what Intacct now holds (bank line = deposit) and what was rejected or parked, and why.
+`--serve` keeps it running.
 """
 
 from __future__ import annotations
@@ -26,9 +28,11 @@ import requests
 from intacct_sync.channels.api import DEFAULT_WEBHOOK_TOPICS, client_for
 from intacct_sync.ledger import DynamoLedger
 from intacct_sync.models.connection import Connection
+from intacct_sync.payouts.ledger import DynamoPayoutStore
 from intacct_sync.retry import Deadline
 from intacct_sync.settings import DEFAULT_SETTINGS
 from local.channel_sandbox import ChannelSandbox
+from local.channel_sandbox.shopify_payments import add_payout_to
 from local.demo_credentials import sandbox_credentials
 from local.intacct_sandbox import IntacctSandbox
 from local.stack import LocalStack
@@ -59,6 +63,7 @@ class Day:
         self.answers: Counter[str] = Counter()
         self.rejected: list[str] = []
         self.outbound: dict[str, Any] = {}
+        self.payout_id: str | None = None
 
     def bank_transfer_in_intacct(self, order_number: int) -> None:
         """Record a customer's bank transfer against an unpaid invoice, as finance would in Intacct."""
@@ -182,6 +187,32 @@ class Day:
         )
         self.deliver("shopify", "refunds/create", order_id, f"refund of one {item['sku']}")
 
+    def payout(self, a: int, a_txn: int, b: int, b_txn: int, *, refund_id: int) -> None:
+        """Shopify Payments pays out both payments less their fees, the refund, a dispute on b
+        (its amount and the dispute fee), plus a small adjustment: the bank line is its net."""
+        order_a = self.cs.order("shopify", STORES["shopify"], a)
+        refunded = sum(
+            Decimal(str(t["amount"]))
+            for r in order_a.get("refunds", [])
+            if r["id"] == refund_id
+            for t in r.get("transactions", [])
+        )
+        payout = add_payout_to(
+            self.cs,
+            STORES["shopify"],
+            [
+                {"type": "CHARGE", "order_id": a, "transaction_id": a_txn, "fee": "1.83"},
+                {"type": "CHARGE", "order_id": b, "transaction_id": b_txn, "fee": "1.83"},
+                {"type": "REFUND", "order_id": a, "amount": str(-refunded)},
+                {"type": "DISPUTE_WITHDRAWAL", "order_id": b, "amount": "-20.00", "fee": "15.00"},
+                {"type": "ADJUSTMENT", "amount": "0.40", "reason": "fee refund"},
+            ],
+            issued_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        )
+        self.payout_id = str(payout["id"])
+        net, currency = payout["net"], payout["currency"]
+        say(f"    payout {payout['id']}: bank line {net} {currency} (2 payments, fees, a refund, a dispute)")
+
     def forged(self) -> None:
         body = json.dumps({"id": 1, "total_price": "0.01"}).encode()
         headers = {
@@ -256,6 +287,25 @@ def summary(stack: LocalStack, intacct: IntacctSandbox, day: Day) -> int:
     say(
         f"  Shopify order #1043 (yen, paid by bank transfer in Intacct): financial_status {yen.get('financial_status')}"
     )
+    say("\n=== Payouts (intacct-sync ops payouts --all): bank line = deposit")
+    company = intacct.store.company_ids()[0]
+    with intacct.store.lock:
+        deposits = {str(d["RECORDNO"]): d for d in intacct.store.all(company, "DEPOSIT")}
+    store = DynamoPayoutStore(stack.physical["StateTable"], client=stack.client("dynamodb"), retention_days=0)
+    deposited = 0
+    for r in store.list_records():
+        held = deposits.get(r.deposit_key or "")
+        if r.status == "deposited" and held is not None and Decimal(str(held["TOTALENTERED"])) == r.net:
+            deposited += 1
+            say(
+                f"  {r.connection_id:<13} payout {r.payout_id}: bank line {r.net} {r.currency} = deposit "
+                f"{held['TOTALENTERED']} (Intacct deposit {r.deposit_key} into {held['FINANCIALENTITY']}: "
+                f"{len(r.payment_keys)} payment(s) + receipt {r.receipt_total})"
+            )
+        else:
+            say(f"  {r.connection_id:<13} payout {r.payout_id}: {r.status}: {r.reason or '?'}")
+    if not deposited:
+        say("  no payout deposited")
     say("\n=== Webhook answers")
     say("  " + ", ".join(f"HTTP {k}: {v}" for k, v in sorted(day.answers.items())))
     say("\n=== Rejected requests, and why")
@@ -279,7 +329,7 @@ def summary(stack: LocalStack, intacct: IntacctSandbox, day: Day) -> int:
         say("  none")
     say("\n=== Function invocations")
     say("  " + ", ".join(f"{k}: {v}" for k, v in sorted(stack.invocations.items())))
-    return 0 if docs and payments else 1
+    return 0 if docs and payments and deposited else 1
 
 
 def demo_settings(cs: ChannelSandbox) -> dict[str, Any]:
@@ -297,6 +347,15 @@ def demo_settings(cs: ChannelSandbox) -> dict[str, Any]:
         "safety_buffer": 2,
     }
     settings["writeback"] = {"enabled": True}
+    settings["payouts"] = {
+        "enabled": True,
+        "bank_account_id": "BOA",
+        "undeposited_account": "1200",
+        "fee_account": "6100",
+        "refund_account": "1250",
+        "chargeback_account": "6110",
+        "adjustment_account": "6120",
+    }
     return settings
 
 
@@ -308,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.ERROR)
     logging.disable(logging.WARNING)
     os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"  # EMF lines would drown the story
-    say("[1/6] Starting: AWS emulation (moto server), Intacct sandbox, channel sandbox, functions from template.yaml")
+    say("[1/7] Starting: AWS emulation (moto server), Intacct sandbox, channel sandbox, functions from template.yaml")
     with IntacctSandbox.start() as intacct, ChannelSandbox.start() as cs:
         connections = [cs.connection_secret(ch, STORES[ch], IDS[ch]) for ch in STORES]
         stack = LocalStack(
@@ -322,11 +381,11 @@ def main(argv: list[str] | None = None) -> int:
             say(f"    API {stack.api_url}   AWS {stack.moto_url}   Intacct {intacct.url}   channels {cs.base_url}")
             say(f"    functions: {', '.join(sorted(stack.functions))}")
             day = Day(stack, intacct, cs)
-            say("\n[2/6] Registering the stores' webhooks (idempotent)")
+            say("\n[2/7] Registering the stores' webhooks (idempotent)")
             day.register()
             if args.serve:
                 return serve(stack, intacct, cs)
-            say("\n[3/6] A day of orders, as signed webhooks")
+            say("\n[3/7] A day of orders, as signed webhooks")
             a = day.shopify_order(9001, first="Alan", last="Turing")
             b = day.shopify_order(9002, first="Ada", last="Lovelace")  # already a customer in Intacct
             c = day.shopify_order(9003, first="Alan", last="Turing")  # a repeat customer
@@ -344,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
             day.deliver("woocommerce", "order.created", 728, "pending: abandoned checkout")
             for bc_order in cs.orders("bigcommerce", STORES["bigcommerce"]):
                 day.deliver("bigcommerce", "store/order/created", bc_order["id"], "ID-only callback (fetched)")
-            say("\n[4/6] Duplicates, a refund, a cancellation, and requests that must be refused")
+            say("\n[4/7] Duplicates, a refund, a cancellation, and requests that must be refused")
             dup = day.deliver("shopify", "orders/create", b, "same order, new delivery: no change")
             if dup is not None:
                 again = cs.redeliver(dup)
@@ -362,13 +421,13 @@ def main(argv: list[str] | None = None) -> int:
                 "\n    waiting for the consumers ...",
             )
             stack.wait_idle(timeout_s=90)
-            say("\n[5/6] Reconcile poll: an order whose webhook never arrived")
+            say("\n[5/7] Reconcile poll: an order whose webhook never arrived")
             missed = copy.deepcopy(cs.order("woocommerce", STORES["woocommerce"], 897))
             missed.update({"id": 898, "number": "898"})
             cs.put_order("woocommerce", STORES["woocommerce"], missed, touch=True)
             say(f"    reconcile: {stack.run_schedule('ReconcileFunction')}")
             stack.wait_idle(timeout_s=60)
-            say("\n[6/6] Outbound: the finance team records a bank transfer in Intacct; stock and writeback run")
+            say("\n[6/7] Outbound: the finance team records a bank transfer in Intacct; stock and writeback run")
             day.bank_transfer_in_intacct(1043)
             for name in ("StockPushFunction", "WritebackFunction"):
                 result = stack.run_schedule(name)
@@ -379,6 +438,11 @@ def main(argv: list[str] | None = None) -> int:
             again = summarise_writes(stack.run_schedule("StockPushFunction"))
             say(f"    a second stock push (nothing changed): {again}")
             stack.wait_idle(timeout_s=30)
+            say("\n[7/7] Month end: Shopify Payments pays out; the payout becomes one deposit in Intacct")
+            day.payout(a, 77001, b, 77002, refund_id=66001)
+            day.outbound["PayoutsFunction"] = stack.run_schedule("PayoutsFunction")
+            for conn, figures in sorted(day.outbound["PayoutsFunction"].items()):
+                say(f"    {'PayoutsFunction':<18} {conn:<13} {figures}")
             return summary(stack, intacct, day)
 
 

@@ -46,6 +46,11 @@ DEFAULT_LIMITS: dict[str, dict[str, Any]] = {
         "require_https": True,  # hook destinations must be https:// (port 443)
         "latency_ms": 0,
     },
+    "stripe": {  # a WooCommerce / BigCommerce store's Stripe account (stripe.py)
+        "quota": 25,  # read requests per window, per account (test mode; live: 100)
+        "window_ms": 1000,
+        "latency_ms": 0,
+    },
 }
 
 
@@ -70,8 +75,8 @@ class ChannelFault:
     body: Any = None
 
     def __post_init__(self) -> None:
-        if self.channel not in CHANNELS:
-            raise ValueError(f"unknown channel {self.channel!r}; expected one of {', '.join(CHANNELS)}")
+        if self.channel not in (*CHANNELS, "stripe"):  # stripe: a store's Stripe account (stripe.py)
+            raise ValueError(f"unknown channel {self.channel!r}; expected one of {', '.join(CHANNELS)}, stripe")
         if self.kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {self.kind!r}; expected one of {', '.join(FAULT_KINDS)}")
         if self.kind == "throttle" and self.channel != "shopify":
@@ -95,6 +100,72 @@ class ChannelFault:
         if unknown:
             raise ValueError(f"unknown fault field(s): {', '.join(sorted(unknown))}")
         return cls(**data)
+
+
+class ChannelHold:
+    """API requests held until `arrivals` of them have arrived (`ChannelSandbox.hold_until`).
+
+    A request matching `channel`, `store` and `path_contains` (None = any) counts as an arrival
+    and waits, before latency, faults and limits, until the count is reached: a test that needs
+    requests in flight together arms a hold instead of hoping threads overlap. `timeout_s` (from
+    the first arrival) only guards against a test that never sends enough: the held requests
+    then go on and `timed_out` is set.
+    """
+
+    def __init__(
+        self,
+        arrivals: int,
+        timeout_s: float,
+        *,
+        channel: str | None,
+        store: str | None,
+        path_contains: str | None,
+        cond: threading.Condition,
+    ) -> None:
+        if arrivals < 1:
+            raise ValueError("arrivals must be >= 1")
+        if timeout_s <= 0:
+            raise ValueError("timeout_s must be > 0")
+        if channel is not None and channel not in CHANNELS:
+            raise ValueError(f"unknown channel {channel!r}; expected one of {', '.join(CHANNELS)}")
+        self.arrivals, self.timeout_s = arrivals, timeout_s
+        self.channel, self.store, self.path_contains = channel, store, path_contains
+        self.arrived = 0
+        self.done = False
+        """Over: reached, released by hand, or timed out."""
+        self.timed_out = False
+        self._first_at: float | None = None
+        self._cond = cond
+
+    @property
+    def reached(self) -> bool:
+        return self.arrived >= self.arrivals
+
+    def matches(self, channel: str, store: str, path: str) -> bool:
+        return (
+            (self.channel is None or self.channel == channel)
+            and (self.store is None or self.store == store)
+            and (self.path_contains is None or self.path_contains in path)
+        )
+
+    def wait(self, timeout_s: float | None = None) -> bool:
+        """Block until the hold is over; True if it was over because `arrivals` were reached."""
+        with self._cond:
+            self._cond.wait_for(lambda: self.done, timeout=self.timeout_s + 5 if timeout_s is None else timeout_s)
+            return self.reached
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "arrivals": self.arrivals,
+            "timeout_s": self.timeout_s,
+            "channel": self.channel,
+            "store": self.store,
+            "path_contains": self.path_contains,
+            "arrived": self.arrived,
+            "reached": self.reached,
+            "done": self.done,
+            "timed_out": self.timed_out,
+        }
 
 
 @dataclass(frozen=True)
@@ -129,9 +200,15 @@ class ChannelApi(Protocol):
 def _apis() -> dict[str, ChannelApi]:
     from .bigcommerce import BigCommerceApi
     from .shopify import ShopifyApi
+    from .stripe import StripeApi
     from .woocommerce import WooCommerceApi
 
-    return {"shopify": ShopifyApi(), "woocommerce": WooCommerceApi(), "bigcommerce": BigCommerceApi()}
+    return {
+        "shopify": ShopifyApi(),
+        "woocommerce": WooCommerceApi(),
+        "bigcommerce": BigCommerceApi(),
+        "stripe": StripeApi(),
+    }
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -207,11 +284,26 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(resp)
 
 
+def _hold_args(payload: Any) -> dict[str, Any]:
+    """`POST /_sandbox/hold` body: `{"arrivals": N, "timeout_s", "channel", "store", "path_contains"}`."""
+    allowed = {"arrivals", "timeout_s", "channel", "store", "path_contains"}
+    if not isinstance(payload, dict) or "arrivals" not in payload or set(payload) - allowed:
+        raise ValueError("body must be an object with arrivals and optionally timeout_s, channel, store, path_contains")
+    args: dict[str, Any] = {"arrivals": int(payload["arrivals"]), "timeout_s": float(payload.get("timeout_s", 10))}
+    for k in ("channel", "store", "path_contains"):
+        if payload.get(k) is not None:
+            args[k] = str(payload[k])
+    return args
+
+
 def _split_channel_path(path: str) -> tuple[str, str, str, str] | None:
     """-> (channel, store key, store-relative path, prefix) or None."""
     segs = path.split("/")
     if len(segs) < 3:
         return None
+    if segs[1] == "stripe" and len(segs) >= 4 and segs[2] in ("woocommerce", "bigcommerce") and segs[3]:
+        prefix = f"/stripe/{segs[2]}/{segs[3]}"  # that store's Stripe account (stripe.py)
+        return "stripe", f"{segs[2]}:{segs[3]}", path[len(prefix) :] or "/", prefix
     if segs[1] in ("shopify", "woocommerce") and segs[2]:
         prefix = f"/{segs[1]}/{segs[2]}"
         return segs[1], segs[2], path[len(prefix) :] or "/", prefix
@@ -228,7 +320,9 @@ class ChannelSandbox:
         self.host = host
         self.world = World()
         self._apis = _apis()
-        self._lock = threading.Lock()  # faults, request log, limiters
+        self._lock = threading.Lock()  # faults, request log, limiters, holds, clock
+        self._cond = threading.Condition(self._lock)
+        self._holds: list[ChannelHold] = []
         self._faults: list[ChannelFault] = []
         self._requests: list[RequestRecord] = []
         self._limits: dict[str, dict[str, Any]] = copy.deepcopy(DEFAULT_LIMITS)
@@ -236,6 +330,7 @@ class ChannelSandbox:
         self._server: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._clock_offset = 0.0
+        self._frozen: tuple[float, float] | None = None  # (time.time(), time.monotonic()) when frozen
         self.world.load(read_seed(seed))
 
     # ---------------------------------------------------------------- lifecycle
@@ -367,9 +462,12 @@ class ChannelSandbox:
 
     def reset(self, seed: str | Path | dict[str, Any] | None = None) -> None:
         """Back to `seed` (default: seed.json); clears faults, request log, limiter state, limits,
-        issued tokens and the clock offset."""
+        issued tokens, holds (released) and the clock (offset and freeze)."""
+        self.release_holds()
         self.world.load(read_seed(seed))
         with self._lock:
+            self._holds.clear()
+            self._frozen = None
             self._faults.clear()
             self._requests.clear()
             self._buckets.clear()
@@ -378,9 +476,30 @@ class ChannelSandbox:
 
     # ---------------------------------------------------------------- clock and tokens
     def clock(self) -> float:
-        """The sandbox clock (epoch seconds): real time plus what `advance_clock` added. Tokens
-        issued by the Shopify client credentials grant expire on it."""
-        return time.time() + self._clock_offset
+        """The sandbox clock (epoch seconds): real time plus what `advance_clock` added (or, while
+        frozen, the time it was frozen at plus that). Tokens issued by the Shopify client
+        credentials grant expire on it."""
+        frozen = self._frozen
+        return (frozen[0] if frozen else time.time()) + self._clock_offset
+
+    def monotonic(self) -> float:
+        """The rate limiters' clock (Shopify buckets, BigCommerce window): monotonic seconds on the
+        same terms as `clock` (frozen with it, moved by `advance_clock`)."""
+        frozen = self._frozen
+        return (frozen[1] if frozen else time.monotonic()) + self._clock_offset
+
+    def freeze_clock(self, frozen: bool = True) -> float:
+        """Stop the sandbox clock (`frozen=False` lets it run on from where it stands): token
+        expiry and rate limits then see only what `advance_clock` adds, so a test of a refill or
+        a quota window needs no real waiting and cannot be raced by a slow machine. Returns
+        `clock()`."""
+        with self._lock:
+            if frozen and self._frozen is None:
+                self._frozen = (time.time(), time.monotonic())
+            elif not frozen and self._frozen is not None:
+                self._clock_offset -= time.monotonic() - self._frozen[1]  # no jump when it runs again
+                self._frozen = None
+        return self.clock()
 
     def advance_clock(self, seconds: float) -> float:
         """Move the sandbox clock forward (e.g. past a token's `expires_in`); returns the new time."""
@@ -569,13 +688,81 @@ class ChannelSandbox:
             if b is None:
                 lim = self._limits[channel]
                 if kind == "graphql":
-                    b = LeakyBucket(float(lim["graphql_bucket_size"]), float(lim["graphql_restore_rate"]))
+                    b = LeakyBucket(
+                        float(lim["graphql_bucket_size"]), float(lim["graphql_restore_rate"]), clock=self.monotonic
+                    )
                 elif kind == "rest":
-                    b = LeakyBucket(float(lim["rest_bucket_size"]), float(lim["rest_leak_rate"]))
+                    b = LeakyBucket(float(lim["rest_bucket_size"]), float(lim["rest_leak_rate"]), clock=self.monotonic)
                 else:
-                    b = FixedWindow(int(lim["quota"]), int(lim["window_ms"]))
+                    b = FixedWindow(int(lim["quota"]), int(lim["window_ms"]), clock=self.monotonic)
                 self._buckets[key] = b
             return b
+
+    # ---------------------------------------------------------------- holds and waits
+    def hold_until(
+        self,
+        arrivals: int,
+        *,
+        timeout_s: float = 10.0,
+        channel: str | None = None,
+        store: str | None = None,
+        path_contains: str | None = None,
+    ) -> ChannelHold:
+        """Hold matching API requests until `arrivals` of them have arrived (see `ChannelHold`)."""
+        hold = ChannelHold(
+            arrivals, timeout_s, channel=channel, store=store, path_contains=path_contains, cond=self._cond
+        )
+        with self._lock:
+            self._holds.append(hold)
+        return hold
+
+    @property
+    def holds(self) -> list[ChannelHold]:
+        """Every hold armed since the last reset (pending ones have `done` False)."""
+        with self._lock:
+            return list(self._holds)
+
+    def release_holds(self) -> None:
+        """End every pending hold now: the requests it holds go on."""
+        with self._cond:
+            for h in self._holds:
+                h.done = True
+            self._cond.notify_all()
+
+    def wait_for_requests(self, count: int, timeout_s: float = 10.0) -> bool:
+        """Block until the request log holds at least `count` entries; False if `timeout_s` passed first."""
+        with self._cond:
+            return self._cond.wait_for(lambda: len(self._requests) >= count, timeout=timeout_s)
+
+    def _arrive(self, channel: str, store: str, path: str) -> None:
+        """Count a request toward the pending holds it matches and wait on those not yet reached."""
+        with self._cond:
+            waits: list[ChannelHold] = []
+            for h in self._holds:
+                if h.done or not h.matches(channel, store, path):
+                    continue
+                h.arrived += 1
+                if h._first_at is None:
+                    h._first_at = time.monotonic()
+                if h.reached:
+                    h.done = True
+                else:
+                    waits.append(h)
+            self._cond.notify_all()
+            for h in waits:
+                end = (h._first_at or time.monotonic()) + h.timeout_s
+                while not h.done:
+                    left = end - time.monotonic()
+                    if left <= 0:
+                        h.done = h.timed_out = True
+                        print(
+                            f"[channel-sandbox] hold of {h.arrivals} timed out after {h.timeout_s} s "
+                            f"with {h.arrived} arrival(s)",
+                            file=sys.stderr,
+                        )
+                        self._cond.notify_all()
+                        break
+                    self._cond.wait(left)
 
     @property
     def requests(self) -> list[RequestRecord]:
@@ -587,8 +774,9 @@ class ChannelSandbox:
             self._requests.clear()
 
     def _record(self, rec: RequestRecord) -> None:
-        with self._lock:
+        with self._cond:
             self._requests.append(rec)
+            self._cond.notify_all()
 
     def _take_fault(self, channel: str, store: str, method: str, path: str) -> ChannelFault | None:
         with self._lock:
@@ -618,7 +806,8 @@ class ChannelSandbox:
         if isinstance(parsed_body, dict) and "client_secret" in parsed_body:
             parsed_body = {**parsed_body, "client_secret": "***"}  # the log never keeps a client secret
         fault_name: str | None = None
-        st = self.world.find(channel, key)
+        st = self.world.find(*key.split(":", 1)) if channel == "stripe" else self.world.find(channel, key)
+        self._arrive(channel, key, sub)
         latency = self._limits[channel].get("latency_ms") or 0
         if latency:
             time.sleep(latency / 1000)
@@ -702,7 +891,16 @@ class ChannelSandbox:
                 oid = self.put_order(payload["channel"], payload["store"], payload["order"])
                 return Response(200, {"id": oid})
             if path == "/_sandbox/clock" and method == "POST":
+                if "freeze" in payload:
+                    self.freeze_clock(bool(payload["freeze"]))
                 return Response(200, {"now": self.advance_clock(float(payload.get("advance", 0)))})
+            if path == "/_sandbox/hold" and method == "POST":
+                return Response(200, self.hold_until(**_hold_args(payload)).to_dict())
+            if path == "/_sandbox/hold" and method == "GET":
+                return Response(200, [h.to_dict() for h in self.holds])
+            if path == "/_sandbox/hold" and method == "DELETE":
+                self.release_holds()
+                return Response(200, {"ok": True})
             if path == "/_sandbox/tokens/expire" and method == "POST":
                 expired = self.expire_tokens(payload.get("channel", "shopify"), payload.get("store"))
                 return Response(200, {"expired": expired})

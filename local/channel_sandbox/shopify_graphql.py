@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from . import shopify_payments
 from .common import ApiError, Request, Response, decode_cursor, encode_cursor, fmt_shopify, now_utc
 from .graphql import Document, Field, FragmentSpread, GraphQLSyntaxError, InlineFragment, parse, resolve_value
 from .shopify import WEBHOOK_TOPICS, create_webhook, set_metafield, validate_address
@@ -63,6 +64,7 @@ SCHEMA: dict[str, dict[str, str]] = {
         "webhookSubscription": "WebhookSubscription",
         "order": "Order",
         "node": "Node",
+        "shopifyPaymentsAccount": "ShopifyPaymentsAccount",
     },
     "Mutation": {
         "inventorySetQuantities": "InventorySetQuantitiesPayload",
@@ -209,7 +211,8 @@ SCHEMA: dict[str, dict[str, str]] = {
         "metafields": "MetafieldConnection",
     },
 }
-for _t in _CONNECTED:
+SCHEMA.update(shopify_payments.SCHEMA)
+for _t in (*_CONNECTED, *shopify_payments.CONNECTED):
     SCHEMA[f"{_t}Connection"] = {"nodes": f"[{_t}]", "edges": f"[{_t}Edge]", "pageInfo": "PageInfo"}
     SCHEMA[f"{_t}Edge"] = {"node": _t, "cursor": "String"}
 
@@ -227,6 +230,7 @@ ROOT_SCOPES: dict[str, tuple[str, ...]] = {
     "inventoryItems": ("read_inventory", "read_products"),
     "inventoryItem": ("read_inventory", "read_products"),
     "order": ("read_orders",),
+    "shopifyPaymentsAccount": (shopify_payments.SCOPE,),
     "inventorySetQuantities": ("write_inventory",),
     "inventoryActivate": ("write_inventory",),
     "tagsAdd": ("write_orders",),
@@ -801,6 +805,27 @@ class _Resolver:
 
     def node(self, a: dict[str, Any], f: Field) -> dict[str, Any] | None:
         return self.b.node(a.get("id"))
+
+    def shopifyPaymentsAccount(self, a: dict[str, Any], f: Field) -> dict[str, Any]:
+        st, sp = self.st, shopify_payments
+
+        def payouts(args: dict[str, Any]) -> dict[str, Any]:
+            if args.get("reverse"):  # newest first: the connection pages over negated ids
+                ids = sorted(-i for i in st.payouts)
+                return connection("ShopifyPaymentsPayout", ids, args, lambda i: sp.payout_node(st, -i))
+            return connection("ShopifyPaymentsPayout", sorted(st.payouts), args, lambda i: sp.payout_node(st, i))
+
+        def transactions(args: dict[str, Any]) -> dict[str, Any]:
+            ids = sp.transaction_ids(st, args.get("query"))
+            return connection("ShopifyPaymentsBalanceTransaction", ids, args, lambda i: sp.transaction_node(st, i))
+
+        return {
+            "__typename": "ShopifyPaymentsAccount",
+            "id": gid("ShopifyPaymentsAccount", 1),
+            "activated": True,
+            "payouts": payouts,
+            "balanceTransactions": transactions,
+        }
 
     # ---- mutations ----
     def inventorySetQuantities(self, a: dict[str, Any], f: Field) -> dict[str, Any]:

@@ -106,6 +106,8 @@ class StoreState:
     idempotency: dict[str, tuple[str, Any]] = field(default_factory=dict)  # Shopify @idempotent keys
     issued_tokens: dict[str, dict[str, Any]] = field(default_factory=dict)  # Shopify client-credential tokens
     adjustments: list[dict[str, Any]] = field(default_factory=list)  # log of stock writes
+    payouts: dict[int, dict[str, Any]] = field(default_factory=dict)  # Shopify Payments payouts (shopify_payments)
+    balance_transactions: dict[int, dict[str, Any]] = field(default_factory=dict)  # ... and their transactions
     cache: dict[str, tuple[int, list[int]]] = field(default_factory=dict)
 
     def sorted_ids(self, what: str) -> list[int]:

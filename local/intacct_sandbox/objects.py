@@ -242,6 +242,58 @@ OBJECTS: dict[str, ObjectDef] = {
             "Accounts Receivable/Received Payments",
         ),
         ObjectDef(
+            "OTHERRECEIPTS",
+            [
+                _f("RECORDNO", INTEGER, "Record number", readonly=True),
+                _f("PAYEE", label="Payer"),
+                _f("DOCNUMBER", label="Reference number"),
+                _f("DESCRIPTION", label="Description"),
+                _f("PAYMENTDATE", DATE, "Transaction date"),
+                _f("RECEIPTDATE", DATE, "Receipt date"),
+                _f("PAYMETHOD", label="Payment method"),
+                _f("CURRENCY", label="Currency"),
+                _f("TOTALENTERED", DECIMAL, "Amount", readonly=True),
+                _f("STATE", label="State", readonly=True),
+                _f("BANKACCOUNTID", label="Bank account"),
+                _f("UNDEPOSITEDACCOUNTNO", label="Undeposited funds account"),
+                _f("DEPOSITKEY", INTEGER, "Deposit", readonly=True),
+                _f("WHENMODIFIED", TIMESTAMP, "Modified", readonly=True),
+            ],
+            "RECORDNO",
+            "Cash Management/Other Receipts",
+        ),
+        ObjectDef(
+            "GLBATCH",
+            [
+                _f("RECORDNO", INTEGER, "Record number", readonly=True),
+                _f("JOURNAL", label="Journal", required=True),
+                _f("BATCH_DATE", DATE, "Posting date", required=True),
+                _f("BATCH_TITLE", label="Description", required=True),
+                _f("REFERENCENO", label="Reference number"),
+                _f("STATE", label="State", readonly=True),
+                _f("TOTAL", DECIMAL, "Total", readonly=True),
+                _f("WHENMODIFIED", TIMESTAMP, "Modified", readonly=True),
+            ],
+            "RECORDNO",
+            "General Ledger/Journal Entries",
+        ),
+        ObjectDef(
+            "DEPOSIT",
+            [
+                _f("RECORDNO", INTEGER, "Record number", readonly=True),
+                _f("FINANCIALENTITY", label="Bank account"),
+                _f("DOCNUMBER", label="Deposit ID"),
+                _f("DESCRIPTION", label="Description"),
+                _f("WHENCREATED", DATE, "Deposit date"),
+                _f("CURRENCY", label="Currency"),
+                _f("TOTALENTERED", DECIMAL, "Total", readonly=True),
+                _f("STATE", label="State", readonly=True),
+                _f("WHENMODIFIED", TIMESTAMP, "Modified", readonly=True),
+            ],
+            "RECORDNO",
+            "Cash Management/Deposits",
+        ),
+        ObjectDef(
             "ITEM",
             [
                 _f("RECORDNO", INTEGER, "Record number", readonly=True),
@@ -339,6 +391,9 @@ RECORDNO_START = {
     "ARINVOICE": 3001,
     "ARPYMT": 4001,
     "ARADJUSTMENT": 5001,
+    "OTHERRECEIPTS": 6001,
+    "DEPOSIT": 7001,
+    "GLBATCH": 8001,
 }
 
 

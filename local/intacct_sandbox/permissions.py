@@ -50,6 +50,8 @@ OPERATIONS = {
     "create": ("add", "CREATE"),
     "create_sotransaction": ("add", "CREATE"),
     "create_aradjustment": ("add", "CREATE"),
+    "record_otherreceipt": ("add", "CREATE"),
+    "record_deposit": ("add", "CREATE"),
     "update_sotransaction": ("edit", "UPDATE"),
     "delete_sotransaction": ("delete", "DELETE"),
     "get_icitemtotals": ("list", "GET_ICITEMTOTALS"),

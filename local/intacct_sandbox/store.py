@@ -42,6 +42,10 @@ class Store:
         self.conn.executescript(SCHEMA)
         self.lock = threading.RLock()
         self._sp = 0
+        self.entity: str | None = None
+        """The entity (login `locationid`) the running request signed in to: records it creates
+        carry it as MEGAENTITYID, as a multi-entity company owns each record by an entity. None:
+        the top level (no MEGAENTITYID written). Set by the gateway for the request, under `lock`."""
 
     # ---- lifecycle -----------------------------------------------------------------------
     def is_seeded(self) -> bool:
@@ -119,6 +123,8 @@ class Store:
         recordno = self.next_seq(company, f"rec:{obj}", RECORDNO_START.get(obj, 1))
         stamp = values.now_iso()
         data = {"RECORDNO": recordno, **{k: v for k, v in data.items() if k != "RECORDNO"}}
+        if self.entity is not None:
+            data.setdefault("MEGAENTITYID", self.entity)
         data.setdefault("WHENCREATED", stamp)
         data["WHENMODIFIED"] = stamp
         self.conn.execute(

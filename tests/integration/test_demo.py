@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -35,3 +36,9 @@ def test_the_demo_runs_the_whole_pipeline(capsys: pytest.CaptureFixture[str]) ->
     ):
         assert expected in out, expected
     assert "=== Parked messages, and why (fix, then: intacct-sync ops replay)\n  none" in out
+    # Month end: the payout is one Intacct deposit equal to the bank line (issue 14).
+    payouts = out.split("=== Payouts (intacct-sync ops payouts --all): bank line = deposit\n", 1)[1].split("\n\n")[0]
+    match = re.fullmatch(
+        r"  shopify-main  payout \d+: bank line (\S+) USD = deposit (\S+) \(Intacct deposit .*", payouts
+    )
+    assert match is not None and match.group(1) == match.group(2), payouts

@@ -263,3 +263,18 @@ def test_stack_mode_without_connections(aws: Stack, sandbox: IntacctSandbox) -> 
     assert code == 1
     assert "FAIL  channel connections: none found" in out.getvalue()
     assert "ok    settings: none configured" in out.getvalue()
+
+
+def test_payout_accounts_are_among_those_doctor_checks_when_payouts_are_on(run: Run) -> None:
+    run.settings["payouts"] = {
+        "enabled": True,
+        "bank_account_id": "BOA",
+        "fee_account": "6199",
+        "refund_account": "1250",
+        "chargeback_account": "6110",
+        "adjustment_account": "6120",
+    }
+    run()
+    # The sandbox serves no GLACCOUNT / CHECKINGACCOUNT: the check is reported, naming the payout accounts.
+    assert "skip  payment GL accounts 1200, 1250, 6110, 6120, 6199: not checked" in run.output
+    assert "skip  payment bank accounts BOA: not checked" in run.output

@@ -11,11 +11,13 @@ reads what reached stdout (the Powertools handler) and what reached the runtime'
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -23,8 +25,10 @@ from aws_lambda_powertools.utilities import parameters
 
 from intacct_sync import logs, wiring
 from intacct_sync.ledger import DynamoLedger, LedgerEntry
-from intacct_sync.settings import DEFAULT_SETTINGS, StockConnection, StockSettings, WritebackSettings
+from intacct_sync.payouts.ledger import DynamoPayoutStore, PayoutRecord
+from intacct_sync.settings import DEFAULT_SETTINGS, PayoutSettings, StockConnection, StockSettings, WritebackSettings
 from local.channel_sandbox import ChannelSandbox
+from local.channel_sandbox.shopify_payments import add_payout_to
 from local.demo_credentials import sandbox_credentials
 from local.intacct_sandbox import IntacctSandbox
 from local.stack import load_template
@@ -38,6 +42,15 @@ SETTINGS = DEFAULT_SETTINGS.model_copy(
     update={
         "stock": StockSettings(connections={"bc-main": StockConnection(locations={"WH-EAST": "1", "WH-WEST": "2"})}),
         "writeback": WritebackSettings(enabled=True),
+        "payouts": PayoutSettings(
+            enabled=True,
+            bank_account_id="BOA",
+            fee_account="6100",
+            refund_account="1250",
+            chargeback_account="6110",
+            adjustment_account="6120",
+            max_wait_hours=24,
+        ),
     }
 )
 
@@ -109,7 +122,9 @@ def import_function(name: str, lines: Lines) -> Any:
     module = load_function(name)
     for handler in logging.getLogger(logs.SERVICE).handlers:
         assert isinstance(handler, logging.StreamHandler)
-        handler.setStream(lines.stdout)
+        # Not setStream: it flushes the old stream, which an earlier test may have closed (capsys).
+        with handler.lock or contextlib.nullcontext():
+            handler.stream = lines.stdout
     return module
 
 
@@ -443,7 +458,89 @@ def test_an_intacct_outage_opens_the_breaker_and_a_waiting_payment_reports_its_a
     assert cloudwatch_filter.metric_value(wait["MetricTransformations"][0]["MetricValue"], raw) == oldest["waiting_s"]
 
 
+# --- payouts (issue 14) --------------------------------------------------------------------------
+
+
+def test_a_shopify_token_without_the_payouts_scope_logs_the_fix_and_raises_the_payout_alarm_metric(
+    lambda_runtime: Lines, deployed: dict[str, str], aws: Stack, cs: ChannelSandbox
+) -> None:
+    secret = cs.connection_secret("shopify", "demo.myshopify.com", "shop-main")
+    aws.put_connection({**secret, "access_token": "shpat_sandbox_readonly_000000000002"})  # read_orders only
+    app = import_function("payouts", lambda_runtime)
+    summary = app.lambda_handler({}, FakeContext(remaining_ms=120_000))
+    assert summary["shop-main"]["complete"] is False
+    assert_lambda_shaped(lambda_runtime)
+    [failed] = lambda_runtime.named("payouts failed")
+    assert failed["connection_id"] == "shop-main" and failed["level"] == "ERROR"
+    assert "read_shopify_payments_payouts" in failed["fix"]
+    assert len(matching(filters_of("PayoutsFunction")["PayoutFailureFilter"], lambda_runtime)) == 1
+    assert matching(filters_of("PayoutsFunction")["PayoutWaitingTooLongFilter"], lambda_runtime) == []
+
+
+def test_a_payout_waiting_past_max_wait_hours_logs_its_orders_and_raises_the_wait_alarm_metric(
+    lambda_runtime: Lines, deployed: dict[str, str], aws: Stack, cs: ChannelSandbox
+) -> None:
+    aws.put_connection(cs.connection_secret("shopify", "demo.myshopify.com", "shop-main"))
+    now = datetime.now(UTC)
+    payout = add_payout_to(
+        cs,
+        "demo.myshopify.com",
+        [{"type": "CHARGE", "order_id": 450789469, "transaction_id": 389404470, "fee": "12.52"}],
+        issued_at=(now - timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    )
+    # Seen two days ago and waiting since: the order's payment never reached Intacct.
+    DynamoPayoutStore(aws.table, client=aws.dynamodb).put(
+        PayoutRecord(
+            connection_id="shop-main",
+            payout_id=str(payout["id"]),
+            issued_at=now - timedelta(days=2),
+            net=payout["net"],
+            currency="USD",
+            first_seen=now - timedelta(days=2),
+            waiting_since=now - timedelta(days=2),
+        )
+    )
+    app = import_function("payouts", lambda_runtime)
+    summary = app.lambda_handler({}, FakeContext(remaining_ms=120_000))
+    assert summary["shop-main"]["waiting"] == 1 and summary["shop-main"]["waiting_too_long"] == 1
+    assert_lambda_shaped(lambda_runtime)
+    [late] = lambda_runtime.named("payout waiting too long")
+    assert late["payout_id"] == str(payout["id"]) and late["waited_hours"] >= 48
+    assert "#1001" in late["reason"] and late["fix"]
+    assert len(matching(filters_of("PayoutsFunction")["PayoutWaitingTooLongFilter"], lambda_runtime)) == 1
+    assert matching(filters_of("PayoutsFunction")["PayoutFailureFilter"], lambda_runtime) == []
+
+
+def test_a_reconcile_run_alone_reports_the_oldest_waiting_payment(
+    lambda_runtime: Lines, deployed: dict[str, str], aws: Stack
+) -> None:
+    """Issue 13: no message flows (the consumers do not run), yet the wait-age metric is there:
+    the scheduled reconcile logs the oldest wait on every run."""
+    from datetime import UTC, datetime, timedelta
+
+    from intacct_sync.posting import waiting
+
+    o = shirt_order("7105")
+    entry = LedgerEntry(connection_id=o.connection_id, order_id=o.order_id, channel=o.channel)
+    since = datetime.now(UTC) - timedelta(hours=5)
+    assert waiting.wait(entry, payment_event(o, "p-7105", str(o.total)), "the order is not posted yet", None, now=since)
+    DynamoLedger(aws.table, client=aws.dynamodb, retention_days=0).put(entry)
+    app = import_function("reconcile", lambda_runtime)
+    assert app.lambda_handler({}, FakeContext(remaining_ms=120_000)) == {}  # no connection to poll
+    assert_lambda_shaped(lambda_runtime)
+    [oldest] = lambda_runtime.named("oldest waiting payment")
+    assert oldest["order_id"] == o.order_id and oldest["waiting"] == "payment:p-7105"
+    assert 5 * 3600 <= oldest["waiting_s"] < 5 * 3600 + 600
+    wait = filters_of("ReconcileFunction")["ReconcilePaymentWaitFilter"]
+    [raw] = matching(wait, lambda_runtime)
+    assert cloudwatch_filter.metric_value(wait["MetricTransformations"][0]["MetricValue"], raw) == oldest["waiting_s"]
+    alarm = load_template()["Resources"]["PaymentWaitAlarm"]["Properties"]
+    assert wait["MetricTransformations"][0]["MetricName"] == alarm["MetricName"]
+
+
 EXERCISED = {
+    "PayoutFailureFilter": test_a_shopify_token_without_the_payouts_scope_logs_the_fix_and_raises_the_payout_alarm_metric,
+    "PayoutWaitingTooLongFilter": test_a_payout_waiting_past_max_wait_hours_logs_its_orders_and_raises_the_wait_alarm_metric,
     "BadSignatureFilter": test_webhook_logs_accepted_and_rejected_deliveries_as_json_and_bad_signatures_are_counted,
     "OrderConsumerIntacctLatencyFilter": test_order_consumer_logs_each_posting_with_its_order_and_intacct_latency,
     "OrderConsumerSetupErrorFilter": test_an_intacct_sign_in_failure_is_parked_with_its_fix_and_raises_the_setup_alarm_metric,
@@ -452,6 +549,7 @@ EXERCISED = {
     "ReconcileFailureFilter": test_a_revoked_channel_token_on_the_reconcile_poll_logs_the_fix_and_raises_its_alarm_metric,
     "OrderConsumerIntacctOutageFilter": test_an_intacct_outage_opens_the_breaker_and_a_waiting_payment_reports_its_age,
     "PaymentConsumerPaymentWaitFilter": test_an_intacct_outage_opens_the_breaker_and_a_waiting_payment_reports_its_age,
+    "ReconcilePaymentWaitFilter": test_a_reconcile_run_alone_reports_the_oldest_waiting_payment,
 }
 # The same pattern on another log group: the payment consumer logs through the same consumer code
 # ("parked", "intacct request"), stock push and writeback through the same Intacct client.

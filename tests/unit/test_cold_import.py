@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-HANDLERS = ("webhook", "order_consumer", "payment_consumer", "reconcile", "stock_push", "writeback")
+HANDLERS = ("webhook", "order_consumer", "payment_consumer", "reconcile", "stock_push", "writeback", "payouts")
 # Modules a handler must not import at load: what the old handlers paid for before their first call.
 DEFERRED = (
     "requests",
@@ -40,6 +40,7 @@ DEFERRED = (
     "intacct_sync.posting.consumer",
     "intacct_sync.stock",
     "intacct_sync.writeback",
+    "intacct_sync.payouts",
 )
 
 PROBE = """

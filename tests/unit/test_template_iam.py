@@ -77,13 +77,16 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
             ],
             TABLE,
         )
+        # the oldest payment waiting for its invoice (issue 13: the wait-age alarm on a schedule)
+        | _pairs(["dynamodb:Query"], "${StateTable.Arn}/index/writeback")
         | _pairs(["secretsmanager:GetSecretValue"], CONNECTION_SECRETS)
         | _pairs(["secretsmanager:ListSecrets"], "*")
         | TRACING
     ),
     "StockPushFunction": (
         _pairs(["ssm:GetParameter"], SETTINGS)
-        | _pairs(["dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"], TABLE)
+        # snapshot documents, the job lease and semaphore, the Intacct circuit breaker (GetItem)
+        | _pairs(["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"], TABLE)
         | _pairs(["secretsmanager:GetSecretValue"], INTACCT_SECRET, CONNECTION_SECRETS)
         | TRACING
     ),
@@ -92,6 +95,24 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
         | _pairs(["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"], TABLE)
         # the pending-work index only: no Scan of the ledger on a schedule
         | _pairs(["dynamodb:Query"], f"{TABLE}/index/writeback")
+        | _pairs(["secretsmanager:GetSecretValue"], INTACCT_SECRET, CONNECTION_SECRETS)
+        | _pairs(["secretsmanager:ListSecrets"], "*")
+        | TRACING
+    ),
+    "PayoutsFunction": (
+        _pairs(["ssm:GetParameter"], SETTINGS)
+        # ledger entries and payout records by key; the payout put, its open list and watermark
+        # (UpdateItem); the job lease, the Intacct semaphore and circuit breaker. No Query, no Scan.
+        | _pairs(
+            [
+                "dynamodb:BatchGetItem",
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+            ],
+            TABLE,
+        )
         | _pairs(["secretsmanager:GetSecretValue"], INTACCT_SECRET, CONNECTION_SECRETS)
         | _pairs(["secretsmanager:ListSecrets"], "*")
         | TRACING
@@ -145,7 +166,13 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
         | TRACING
     ),
 }
-IN_VPC = {"StockPushFunction", "WritebackFunction", "OrderConsumerFunction", "PaymentConsumerFunction"}
+IN_VPC = {
+    "StockPushFunction",
+    "WritebackFunction",
+    "PayoutsFunction",
+    "OrderConsumerFunction",
+    "PaymentConsumerFunction",
+}
 
 
 class FakeManagedPolicies:

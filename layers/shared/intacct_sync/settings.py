@@ -9,6 +9,7 @@ documented, with an example, in docs/settings.md. The settings hold no secrets.
 from __future__ import annotations
 
 import json
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -337,6 +338,84 @@ class CancellationSettings(_Section):
     """A cancelled order with no payment: delete its invoice, or close it (state Closed)."""
 
 
+class PayoutSettings(_Section):
+    """Payouts into Intacct (`intacct_sync.payouts`): each Shopify Payments payout becomes one
+    deposit of the AR payments it settles, with its fees, refunds, chargebacks and adjustments
+    booked to GL accounts, so the deposit equals the bank line."""
+
+    enabled: bool = False
+    bank_account_id: _Id | None = None
+    """Intacct bank account (checking account ID) the payouts reach (`record_deposit` bankaccountid)."""
+    undeposited_account: _Id = "1200"
+    """Undeposited funds GL account the payout's fee receipt is recorded to before the deposit;
+    the payments it deposits must have gone there too (`payments.default.undeposited_account`)."""
+    fee_account: _Id | None = None
+    """GL account of processing fees (an expense: the receipt line takes them out)."""
+    refund_account: _Id | None = None
+    """GL account of refunds paid out of the payout: where refunds are recorded as paid
+    (`refunds.payout_account` when refunds are paid out by debit memo), else a clearing account."""
+    chargeback_account: _Id | None = None
+    """GL account of disputes and chargebacks (withdrawn and reversed amounts)."""
+    adjustment_account: _Id | None = None
+    """GL account of adjustments, reserves and anything else in a payout that is not a charge."""
+    payment_method: Literal["EFT", "Cash", "Printed Check", "Credit Card"] = "EFT"
+    """Payment method of the fee receipt (`record_otherreceipt` paymentmethod)."""
+    payer: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)] = "Shopify Payments"
+    lookback_days: Annotated[int, Field(ge=1, le=120)] = 14
+    """How far back the first run reads payouts (and the overlap every run re-reads)."""
+    max_wait_hours: Annotated[int, Field(ge=1, le=24 * 60)] = 72
+    """A payout waiting longer than this for its payments logs "payout waiting too long" (alarm)."""
+    shopify_transactions_filter: Literal["payments_transfer_id", "payout_id"] = "payments_transfer_id"
+    """The search key selecting one payout's balance transactions (unsure: see README, Payouts)."""
+    stripe_payer: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)] = "Stripe"
+    """`payer` of the payouts of connections read from Stripe (`stripe_secret_key`)."""
+    stripe_order_metadata_keys: Annotated[
+        tuple[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)], ...],
+        Field(min_length=1, max_length=5),
+    ] = ("order_id",)
+    """Metadata keys of a Stripe charge (or its PaymentIntent) naming the store's order, first
+    found wins (WooCommerce Stripe Gateway: `order_id`; BigCommerce: unsure, README facts table)."""
+    stripe_order_description_pattern: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    """When no metadata key names the order: a regular expression with one group, searched in the
+    charge's (then its PaymentIntent's) `description`, whose group is the order id (`Order #?(\\d+)`)."""
+    fees: Literal["receipt", "journal_entry"] = "receipt"
+    """How the non-payment part of a payout is booked: `receipt` (one other receipt deposited with
+    the payments: deposit = bank line), or `journal_entry` (the deposit holds the payments only and
+    a journal entry takes the fees etc. off `bank_gl_account`: deposit + journal = bank line)."""
+    bank_gl_account: _Id | None = None
+    """GL account of the bank account (its cash account), for `fees = "journal_entry"`."""
+    journal: _Id = "GJ"
+    """Journal symbol of that journal entry."""
+
+    @field_validator("stripe_order_description_pattern")
+    @classmethod
+    def _one_group(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            groups = re.compile(value).groups
+        except re.error as exc:
+            raise ValueError(f"is not a regular expression: {exc}") from None
+        if groups != 1:
+            raise ValueError('must have exactly one group (the order id), e.g. "Order #?(\\d+)"')
+        return value
+
+    @model_validator(mode="after")
+    def _accounts(self) -> PayoutSettings:
+        if self.enabled:
+            needed = ("bank_account_id", "fee_account", "refund_account", "chargeback_account", "adjustment_account")
+            missing = [name for name in needed if getattr(self, name) is None]
+            if self.fees == "journal_entry" and self.bank_gl_account is None:
+                missing.append("bank_gl_account")
+            if missing:
+                raise ValueError(
+                    f"enabled is true but {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set: "
+                    "name the Intacct bank account ID and the GL account numbers (General Ledger > Chart of "
+                    "accounts) each part of a payout is booked to, or set enabled to false"
+                )
+        return self
+
+
 # --- stock push and writeback (issue 5) ------------------------------------------------------
 
 
@@ -441,6 +520,7 @@ class Settings(_Section):
     rules: tuple[Rule, ...] = ()
     stock: StockSettings = StockSettings()
     writeback: WritebackSettings = WritebackSettings()
+    payouts: PayoutSettings = PayoutSettings()
 
     def item_overrides(self, connection_id: str, channel: Channel) -> list[ItemOverrides]:
         """The overrides that apply, most specific first."""

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from intacct_sync.intacct import IntacctClient, IntacctCredentials
     from intacct_sync.models.events import CanonicalEvent
     from intacct_sync.models.order import Order, Refund
+    from intacct_sync.posting.entities import EntityRouter
     from intacct_sync.posting.orders import OrderPoster
     from intacct_sync.posting.payments import PaymentPoster
     from intacct_sync.queues import SqsEventQueue
@@ -100,14 +101,18 @@ class CurrentDeadline:
 CURRENT = CurrentDeadline()
 
 
-def intacct_client(env: Environment) -> IntacctClient:
-    """A client whose every request first takes one of the stack-wide Intacct slots."""
+def intacct_client(env: Environment, entity: str | None = None) -> IntacctClient:
+    """A client whose every request first takes one of the stack-wide Intacct slots; signed in to
+    `entity` when given (a connection's `intacct_entity_id`), else where the secret says."""
     from intacct_sync.intacct.client import IntacctClient  # noqa: PLC0415
     from intacct_sync.intacct.gate import DynamoSemaphore  # noqa: PLC0415
 
     env.require("state_table")
     gate = DynamoSemaphore(env.state_table or "", slots=env.intacct_max_concurrency, wait_s=CURRENT.remaining)
-    return IntacctClient(intacct_credentials(env), gate=gate.hold)
+    credentials = intacct_credentials(env)
+    if entity is not None:
+        credentials = credentials.model_copy(update={"entity_id": entity})
+    return IntacctClient(credentials, gate=gate.hold)
 
 
 def queue(env: Environment) -> SqsEventQueue:
@@ -165,7 +170,27 @@ class ChannelFetcher:
         return client_for(connection).fetch_refund(refund, deadline=deadline)
 
 
-def order_poster(env: Environment) -> OrderPoster:
+def by_entity(env: Environment, kind: str) -> EntityRouter:
+    """The consumer's poster: one per Intacct entity (`posting.entities`), by each event's
+    connection's `intacct_entity_id` (issue 14)."""
+    from intacct_sync.posting.entities import EntityRouter  # noqa: PLC0415
+
+    store = connections(env)
+
+    def entity_of(connection_id: str) -> str | None:
+        try:
+            connection = store.get(connection_id)
+        except Exception:  # unreadable now: the default entity; the poster meets the same error
+            return None
+        return connection.intacct_entity_id if connection is not None else None
+
+    def build(entity: str | None) -> Any:
+        return order_poster(env, entity) if kind == "orders" else payment_poster(env, entity)
+
+    return EntityRouter(build, entity_of)
+
+
+def order_poster(env: Environment, entity: str | None = None) -> OrderPoster:
     from intacct_sync.intake.pipeline import EventPipeline  # noqa: PLC0415
     from intacct_sync.ledger import DynamoLedger  # noqa: PLC0415
     from intacct_sync.posting.orders import OrderPoster  # noqa: PLC0415
@@ -179,7 +204,7 @@ def order_poster(env: Environment) -> OrderPoster:
         pipeline.submit(events)
 
     return OrderPoster(
-        intacct_client(env),
+        intacct_client(env, entity),
         DynamoLedger(env.state_table or ""),
         settings(env),
         fetch_order=fetcher.events,
@@ -187,14 +212,14 @@ def order_poster(env: Environment) -> OrderPoster:
     )
 
 
-def payment_poster(env: Environment) -> PaymentPoster:
+def payment_poster(env: Environment, entity: str | None = None) -> PaymentPoster:
     from intacct_sync.ledger import DynamoLedger  # noqa: PLC0415
     from intacct_sync.posting.cash_change import CashChangePoster  # noqa: PLC0415
 
     env.require("state_table")
     fetcher = ChannelFetcher(connections(env))
     return CashChangePoster(  # POS cash change netted from its sale, else the PaymentPoster
-        intacct_client(env),
+        intacct_client(env, entity),
         DynamoLedger(env.state_table or ""),
         settings(env),
         fetch_order=fetcher.order,

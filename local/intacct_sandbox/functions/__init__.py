@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import ar, generic, inventory, oe, session
+from . import ar, cm, generic, inventory, oe, session
 from .common import Entry
 
 REGISTRY: dict[str, Entry] = {
@@ -11,6 +11,8 @@ REGISTRY: dict[str, Entry] = {
     "update_sotransaction": Entry(oe.update_sotransaction, oe.validate_update),
     "delete_sotransaction": Entry(oe.delete_sotransaction, oe.validate_delete),
     "create_aradjustment": Entry(ar.create_aradjustment, ar.validate_create_aradjustment),
+    "record_otherreceipt": Entry(cm.record_otherreceipt, cm.validate),
+    "record_deposit": Entry(cm.record_deposit, cm.validate),
     "create": Entry(generic.create, generic.validate_create),
     "query": Entry(generic.query, generic.validate_query),
     "readByQuery": Entry(generic.read_by_query, generic.validate_read_by_query),

@@ -24,7 +24,7 @@ from ..permissions import module_for
 from ..protocol import Ctx, Result, sub
 from ..querytext import parse_query
 from ..values import us_date
-from . import ar
+from . import ar, gl
 from .common import check_docparid, generic_validator, object_def, parse_int, text
 
 MAX_KEYS = 100
@@ -322,7 +322,12 @@ def lookup(ctx: Ctx, el: Element) -> Result:
 
 
 # ---- create -------------------------------------------------------------------------------
-CREATORS = {"CUSTOMER": ar.create_customer, "CONTACT": ar.create_contact, "ARPYMT": ar.create_arpymt}
+CREATORS = {
+    "CUSTOMER": ar.create_customer,
+    "CONTACT": ar.create_contact,
+    "ARPYMT": ar.create_arpymt,
+    "GLBATCH": gl.create_glbatch,
+}
 
 
 def create(ctx: Ctx, el: Element) -> Result:

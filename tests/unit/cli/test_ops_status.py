@@ -15,7 +15,8 @@ from tests.aws import Stack
 
 
 class Counting:
-    """The DynamoDB client, counting the operations called (a paginator's scan included)."""
+    """The DynamoDB client, counting the operations called (a paginator's scan included).
+    `ops status` ends with one get_item: the order's connection's pause item (issue 14)."""
 
     def __init__(self, client: Any) -> None:
         self.client = client
@@ -67,7 +68,7 @@ def test_a_bigcommerce_number_is_its_id_one_read_no_scan(ledger: Stack, capsys: 
     client = Counting(ledger.dynamodb)
     assert status(ledger, "--connection", "bc-main", "--order", "118", client=client) == 0
     assert "order 118 (bigcommerce" in capsys.readouterr().out
-    assert client.calls == ["batch_get_item"]
+    assert client.calls == ["batch_get_item", "get_item"]
 
 
 def test_a_woocommerce_number_that_is_not_the_id(ledger: Stack, capsys: pytest.CaptureFixture[str]) -> None:
@@ -92,14 +93,14 @@ def test_order_id_reads_one_item(ledger: Stack, capsys: pytest.CaptureFixture[st
     client = Counting(ledger.dynamodb)
     assert status(ledger, "--connection", "shopify-main", "--order-id", "450789471", client=client) == 0
     assert "order 450789471 (shopify" in capsys.readouterr().out
-    assert client.calls == ["batch_get_item"]
+    assert client.calls == ["batch_get_item", "get_item"]
     assert status(ledger, "--connection", "shopify-main", "--order-id", "gid://shopify/Order/450789469") == 0
 
 
 def test_the_scan_stays_on_the_connection(ledger: Stack, capsys: pytest.CaptureFixture[str]) -> None:
     client = Counting(ledger.dynamodb)
     assert status(ledger, "--connection", "woo-main", "--order", "#1001", client=client) == 0
-    assert "id 1001)" in capsys.readouterr().out and client.calls == ["batch_get_item"]
+    assert "id 1001)" in capsys.readouterr().out and client.calls == ["batch_get_item", "get_item"]
     assert status(ledger, "--connection", "shopify-main", "--order", "1002", client=client) == 0
     assert "id 450789470)" in capsys.readouterr().out
 

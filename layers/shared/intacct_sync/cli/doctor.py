@@ -42,6 +42,7 @@ from intacct_sync.intacct.errors import GUIDE, PERMISSION_LOCATIONS
 from intacct_sync.intacct.query import in_
 from intacct_sync.intacct.wire import Function, Result
 from intacct_sync.models.connection import Connection
+from intacct_sync.pause import Pause, PauseStore
 from intacct_sync.retry import Backoff, Deadline
 from intacct_sync.settings import DEFAULT_SETTINGS, Settings, load_settings
 
@@ -133,6 +134,8 @@ class Inputs:
     settings: str | ConfigurationError | None  # None: the built-in defaults
     connections: list[tuple[str, Callable[[], Connection | None]]]
     connections_source: str | None  # where connections come from; None: none given
+    pauses: list[tuple[Pause, int]] | ConfigurationError | None = None
+    """Paused connections with their held events (issue 14); None: no state table given."""
 
 
 def _read(path: str, what: str) -> str | ConfigurationError:
@@ -201,7 +204,18 @@ def _stack_inputs(stack: str, clients: dict[str, Any]) -> Inputs:
     if prefix:
         store = SecretsManagerConnections(prefix, client=secrets, ttl_s=0, miss_ttl_s=0)
         connections = [(cid, lambda cid=cid: store.get(cid)) for cid in store.list_ids()]  # type: ignore[misc]
-    return Inputs(intacct, settings, connections, f"secrets named {prefix}<id>" if prefix else None)
+    pauses: list[tuple[Pause, int]] | ConfigurationError | None = None
+    table = outputs.get("StateTableName")
+    if table:
+        try:
+            pause_store = PauseStore(table, client=clients.get("dynamodb") or boto3.client("dynamodb"))
+            pauses = [(p, pause_store.count_held(p.connection_id)) for p in pause_store.list_pauses()]
+        except Exception as exc:  # any AWS failure is reported, not raised
+            pauses = ConfigurationError(
+                f"cannot read the pause state in table {table} ({type(exc).__name__})",
+                fix="Run the doctor with AWS credentials that may read the state table.",
+            )
+    return Inputs(intacct, settings, connections, f"secrets named {prefix}<id>" if prefix else None, pauses)
 
 
 def _file_inputs(args: argparse.Namespace) -> Inputs:
@@ -262,6 +276,14 @@ def referenced_accounts(settings: Settings) -> dict[str, dict[str, list[str]]]:
     for path, m in methods:
         _add(out, "bank", m.bank_account_id, f"{path}.bank_account_id")
         _add(out, "undeposited", m.undeposited_account, f"{path}.undeposited_account")
+    po = settings.payouts
+    if po.enabled:  # payouts (issue 14): the bank account deposited into and the GL accounts booked to
+        _add(out, "bank", po.bank_account_id, "payouts.bank_account_id")
+        for name in ("undeposited_account", "fee_account", "refund_account", "chargeback_account"):
+            _add(out, "undeposited", getattr(po, name), f"payouts.{name}")
+        _add(out, "undeposited", po.adjustment_account, "payouts.adjustment_account")
+        if po.fees == "journal_entry":
+            _add(out, "undeposited", po.bank_gl_account, "payouts.bank_gl_account")
     return out
 
 
@@ -659,7 +681,76 @@ def check_connection(
         report.error(name, exc)
     else:
         report.add("ok", name, f"API credentials accepted ({len(hooks)} webhook subscription(s))")
+    if connection.stripe_secret_key is not None:
+        check_stripe(report, connection, deadline)
     return connection
+
+
+def check_stripe(report: Report, connection: Connection, deadline: Deadline) -> None:
+    """The connection's Stripe key reads payouts and balance transactions (the payouts job's reads)."""
+    from intacct_sync.payouts.stripe import probe  # noqa: PLC0415 - only for stores with a Stripe key
+
+    name = f"connection {connection.id}: Stripe payouts"
+    try:
+        said = probe(connection, deadline=deadline, backoff=Backoff(base_s=0.25, cap_s=2.0, max_attempts=3))
+    except ChannelAuthError as exc:
+        report.error(name, exc, "Stripe refused the key: ")
+    except SyncError as exc:
+        report.add("FAIL", name, exc.message, exc.fix or "Check 'stripe_api_base_url' in the connection secret.")
+    else:
+        report.add("ok", name, said)
+
+
+def check_entities(
+    report: Report, credentials: IntacctCredentials, connections: Sequence[Connection], deadline: Deadline
+) -> None:
+    """Each entity a connection names (`intacct_entity_id`): signing in to it works (the entity
+    exists and the Web Services user may enter it). One sign-in per entity."""
+    by_entity: dict[str, list[str]] = {}
+    for c in connections:
+        if c.intacct_entity_id:
+            by_entity.setdefault(c.intacct_entity_id, []).append(c.id)
+    for entity, ids in sorted(by_entity.items()):
+        named = f"connections {', '.join(ids)}"
+        client = IntacctClient(
+            credentials.model_copy(update={"entity_id": entity}),
+            sessions=SessionCache(),
+            backoff=Backoff(base_s=0.25, cap_s=2.0, max_attempts=3),
+            read_timeout_s=30,
+        )
+        try:
+            client.session(deadline)
+        except SyncError as exc:
+            report.add(
+                "FAIL",
+                f"Intacct entity {entity} ({named})",
+                exc.message,
+                "Set 'intacct_entity_id' in the connection secret(s) to an entity ID as Intacct lists it "
+                "(Company > Setup > Entities), or remove it to post where the Intacct secret's entity_id "
+                "points; the Web Services user needs access to that entity. " + (exc.fix or ""),
+            )
+        else:
+            report.add("ok", f"Intacct entity {entity}: sign-in works ({named})")
+
+
+def check_pauses(report: Report, pauses: list[tuple[Pause, int]] | ConfigurationError | None) -> None:
+    """A paused connection posts nothing until resumed: a warning, so it is not forgotten."""
+    if pauses is None:
+        return
+    if isinstance(pauses, ConfigurationError):
+        report.error("paused connections", pauses)
+        return
+    if not pauses:
+        report.add("ok", "paused connections", "none: every connection posts")
+    for p, held in pauses:
+        report.add(
+            "warn",
+            f"connection {p.connection_id} paused",
+            f"since {p.since:%Y-%m-%d %H:%M} UTC by {p.by} ({p.reason}); {held} event(s) held"
+            + (", resume in progress" if p.state == "resuming" else ""),
+            f"After the clean-up: intacct-sync ops resume --connection {p.connection_id} "
+            "(README 'Month end: pause a store').",
+        )
 
 
 # --- main ------------------------------------------------------------------------------------
@@ -720,6 +811,9 @@ def run(inputs: Inputs, out: TextIO, *, timeout_s: float = 120.0, today: date | 
     if settings is not None:
         check_numbering(report, settings, [c.id for c in loaded if c is not None])
         check_refund_payouts(report, settings)
+    if credentials is not None:
+        check_entities(report, credentials, [c for c in loaded if c is not None], deadline)
+    check_pauses(report, inputs.pauses)
 
     print(report.summary(), file=out)
     return report
@@ -747,7 +841,9 @@ def main(
     )
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds for the whole run (default 120)")
     args = parser.parse_args(argv)
-    clients = aws_clients(("cloudformation", "secretsmanager", "ssm"), getattr(args, "region", None), clients)
+    clients = aws_clients(
+        ("cloudformation", "secretsmanager", "ssm", "dynamodb"), getattr(args, "region", None), clients
+    )
     if not args.stack and not args.intacct_file and EnvironmentStack.present():  # the local stack's exports
         args.stack, clients["cloudformation"] = EnvironmentStack.NAME, EnvironmentStack()
     if bool(args.stack) == bool(args.intacct_file):

@@ -29,7 +29,7 @@ from typing import Any, TextIO
 PROG = "intacct-sync"
 
 COMMANDS: dict[str, str] = {
-    "ops": "an order's sync state (by the number finance sees), the parked list, replay after a fix",
+    "ops": "an order's sync state, the parked list, replay; month end: backfill, resync, pause/resume a store",
     "doctor": "check a deployment's Intacct, settings and store connections before the first order",
     "rules": "dry run of the rules and field map for one channel order (no AWS, no Intacct)",
     "webhooks": "register or list a store's webhook subscriptions",
@@ -49,6 +49,7 @@ ENVIRONMENT_OUTPUTS: dict[str, str] = {
     "INTACCT_SECRET_ARN": "IntacctCredentialsSecret",
     "SETTINGS_PARAMETER": "SettingsParameter",
     "CONNECTION_SECRET_PREFIX": "ConnectionSecretPrefix",
+    "CLAIM_CHECK_BUCKET": "ClaimCheckBucketName",
 }
 
 

@@ -5,6 +5,12 @@
     intacct-sync ops parked --stack NAME
     intacct-sync ops replay --stack NAME --queue orders [--max 100] [--dry-run]
     intacct-sync ops reindex --stack NAME --retention-days DAYS [--dry-run]
+    intacct-sync ops pause --stack NAME --connection acme [--reason TEXT]     (month end: `cli.month_end`)
+    intacct-sync ops resume --stack NAME --connection acme
+    intacct-sync ops connections --stack NAME [--json]
+    intacct-sync ops resync --stack NAME --connection acme --order '#1001'
+    intacct-sync ops backfill --stack NAME --connection acme --since 2026-11-01 [--until 2026-12-01]
+    intacct-sync ops replay --stack NAME --queue orders --connection acme --order '#1001' | --message-id ID
 
 `--stack` reads the table and queue URLs from the CloudFormation stack's outputs; `--table`,
 `--dlq-url` and `--queue-url` give them directly; without either, the environment's STATE_TABLE,
@@ -30,9 +36,11 @@ import argparse
 import json
 import re
 import sys
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from intacct_sync.cli import payouts as payouts_cli
 from intacct_sync.cli.main import (
     EXIT_OK,
     EXIT_PROBLEMS,
@@ -119,15 +127,27 @@ def replay(
     limit: int,
     dry_run: bool,
     on_move: Callable[[int], None] | None = None,
+    match: Callable[[dict[str, str]], bool] | None = None,
 ) -> list[dict[str, str]]:
     """Move up to `limit` parked messages back to their queue, in order; returns what moved.
     A dry run lists them (FIFO: the first parked message of each order) and makes them visible
     again at once, so a replay can follow right away.
-    `on_move` gets the running count (progress)."""
+    `on_move` gets the running count (progress). `match` (message_id, source_message_id, group,
+    reason) picks the messages to move; the others are left in place, visible again at the end."""
     moved: list[dict[str, str]] = []
-    seen: list[str] = []  # receipt handles a dry run hands back
+    seen: list[str] = []  # receipt handles handed back: a dry run's, and those `match` leaves
     try:
-        _move(sqs, dlq_url, queue_url, limit=limit, dry_run=dry_run, on_move=on_move, moved=moved, seen=seen)
+        _move(
+            sqs,
+            dlq_url,
+            queue_url,
+            limit=limit,
+            dry_run=dry_run,
+            on_move=on_move,
+            moved=moved,
+            seen=seen,
+            match=match,
+        )
     finally:
         for start in range(0, len(seen), 10):
             sqs.change_message_visibility_batch(
@@ -150,6 +170,7 @@ def _move(
     on_move: Callable[[int], None] | None,
     moved: list[dict[str, str]],
     seen: list[str],
+    match: Callable[[dict[str, str]], bool] | None = None,
 ) -> None:
     while len(moved) < limit:
         note(queue=dlq_url)
@@ -168,7 +189,14 @@ def _move(
                 "message_id": m["MessageId"],
                 "group": m["Attributes"]["MessageGroupId"],
                 "reason": attrs.get("parked_reason", {}).get("StringValue", "(moved here by SQS after retries)"),
+                "source_message_id": attrs.get("source_message_id", {}).get("StringValue", ""),
             }
+            if match is not None and not match(info):
+                seen.append(m["ReceiptHandle"])
+                continue
+            if len(moved) >= limit:
+                seen.append(m["ReceiptHandle"])
+                continue
             if dry_run:
                 seen.append(m["ReceiptHandle"])
             else:
@@ -207,7 +235,11 @@ def _parser() -> argparse.ArgumentParser:
         parents=shared,
         epilog="--stack, --table, --region, --progress and --debug go before or after the subcommand.",
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{status,parked,replay,reindex}")
+    sub = parser.add_subparsers(
+        dest="command",
+        required=True,
+        metavar="{status,parked,replay,reindex,pause,resume,connections,resync,backfill,payouts}",
+    )
     st = sub.add_parser("status", help="one order's sync state", parents=shared, description="One order's sync state.")
     st.add_argument("--connection", help="connection id (the /webhooks/<id> of its store); needed with --order-id")
     which = st.add_mutually_exclusive_group(required=True)
@@ -234,6 +266,15 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("--queue-url", help="the queue to move them to (env ORDERS_QUEUE_URL / PAYMENTS_QUEUE_URL)")
     rp.add_argument("--max", type=int, default=100, help="messages moved at most (default 100)")
     rp.add_argument("--dry-run", action="store_true", help="list what would move; move nothing")
+    rp.add_argument("--connection", help="with --order: the order's connection id")
+    one = rp.add_mutually_exclusive_group()
+    one.add_argument(
+        "--order",
+        metavar="NUMBER",
+        help="only this order's parked messages (number finance sees; needs --connection)",
+    )
+    one.add_argument("--order-id", metavar="ID", help="only this order's parked messages, by the channel's order id")
+    one.add_argument("--message-id", metavar="ID", help="only this parked message (as `ops replay --dry-run` lists it)")
     ri = sub.add_parser(
         "reindex",
         help="one-off after an upgrade: writeback index and retention attributes on every ledger item",
@@ -251,7 +292,80 @@ def _parser() -> argparse.ArgumentParser:
         help="the stack's LedgerRetentionDays (0: keep for ever; else at least 365)",
     )
     ri.add_argument("--dry-run", action="store_true", help="count what would change; change nothing")
+    _month_end_parsers(sub, shared)
+    payouts_cli.add_parser(sub, shared)
     return parser
+
+
+def _month_end_parsers(sub: Any, shared: list[argparse.ArgumentParser]) -> None:
+    """pause, resume, connections, resync, backfill (issue 14; carried out in `cli.month_end`)."""
+    pa = sub.add_parser(
+        "pause",
+        help="stop posting one store's orders and payments; they are held, never lost",
+        parents=shared,
+        description="Pause posting for one connection: its events are held in the state table until resumed.",
+    )
+    pa.add_argument("--connection", required=True, help="connection id (the /webhooks/<id> of its store)")
+    pa.add_argument("--reason", default="", help="why (shown by ops status, ops connections and doctor)")
+    re_ = sub.add_parser(
+        "resume",
+        help="post a paused store again: its held events are queued again, in order",
+        parents=shared,
+        description="Resume posting for one connection: queue its held events again, in order, and lift the pause.",
+    )
+    re_.add_argument("--connection", required=True, help="connection id")
+    re_.add_argument(
+        "--settle-seconds",
+        type=float,
+        default=None,
+        metavar="S",
+        help="wait before the last sweep for events a consumer held meanwhile (default: twice the consumers' "
+        "10-second pause cache)",
+    )
+    _queue_options(re_)
+    co = sub.add_parser(
+        "connections",
+        help="every connection with its pause state and held events",
+        parents=shared,
+        description="List the connections (their secrets) with pause state and the number of events held.",
+    )
+    co.add_argument("--json", action="store_true")
+    rs = sub.add_parser(
+        "resync",
+        help="fetch one order's current state from the channel and post whatever is missing",
+        parents=shared,
+        description=(
+            "Fetch one order (with its payments and refunds) from the channel API and queue all of it again; "
+            "the consumers post what is missing in Intacct and skip what is there."
+        ),
+    )
+    rs.add_argument("--connection", required=True, help="connection id (the /webhooks/<id> of its store)")
+    which_rs = rs.add_mutually_exclusive_group(required=True)
+    which_rs.add_argument("--order", metavar="NUMBER", help="the order number finance sees (found in the ledger)")
+    which_rs.add_argument("--order-id", metavar="ID", help="the channel's internal order id")
+    _queue_options(rs)
+    bf = sub.add_parser(
+        "backfill",
+        help="queue the orders placed in a date range (historic orders), resumable",
+        parents=shared,
+        description=(
+            "Queue the orders placed from --since up to --until (their current state, with payments and refunds) "
+            "through the same pipeline as webhooks: duplicates dropped, resumable after an interruption."
+        ),
+    )
+    bf.add_argument("--connection", required=True, help="connection id")
+    bf.add_argument("--since", required=True, metavar="DATE", help="first day (YYYY-MM-DD, UTC) or an ISO-8601 time")
+    bf.add_argument("--until", metavar="DATE", help="day after the last (exclusive; default: now)")
+    bf.add_argument("--restart", action="store_true", help="ignore the saved checkpoint of an interrupted run")
+    _queue_options(bf)
+
+
+def _queue_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--orders-queue-url", help="orders queue (OrdersQueueUrl output; env ORDERS_QUEUE_URL)")
+    p.add_argument("--payments-queue-url", help="payments queue (PaymentsQueueUrl output; env PAYMENTS_QUEUE_URL)")
+    p.add_argument(
+        "--bucket", help="claim-check bucket for large messages (ClaimCheckBucketName output; env CLAIM_CHECK_BUCKET)"
+    )
 
 
 def _retention_days(text: str) -> int:
@@ -265,7 +379,13 @@ def _retention_days(text: str) -> int:
 
 
 @command
-def main(argv: Sequence[str] | None = None, *, clients: dict[str, Any] | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    clients: dict[str, Any] | None = None,
+    sleep: Callable[[float], None] | None = None,
+) -> int:
+    """`sleep`: stands in for time.sleep where a command waits (tests)."""
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command == "status" and args.order_id is not None and not args.connection:
@@ -281,6 +401,11 @@ def main(argv: Sequence[str] | None = None, *, clients: dict[str, Any] | None = 
 
     outputs = stack_outputs(stack, client("cloudformation")) if stack else environment_outputs()
     progress = progress_enabled(args)
+
+    if args.command in MONTH_END:
+        return _month_end(parser, args, outputs, client, progress=progress, sleep=sleep)
+    if args.command == "payouts":
+        return payouts_cli.run(parser, args, outputs, client)
 
     if args.command in ("status", "parked", "reindex"):
         table = getattr(args, "table", None) or outputs.get("StateTableName")
@@ -314,15 +439,137 @@ def main(argv: Sequence[str] | None = None, *, clients: dict[str, Any] | None = 
     if not dlq or not target:
         env = args.queue.upper()
         parser.error(f"give --stack, or --dlq-url and --queue-url (or set {env}_DLQ_URL and {env}_QUEUE_URL)")
+    match = _replay_match(parser, args, outputs, client)
     sqs = client("sqs")
     with Progress("moved" if not args.dry_run else "listed", enabled=progress) as shown:
-        if shown.enabled:
+        if shown.enabled and match is None:
             shown.update(0, _waiting(sqs, dlq, args.max))
-        moved = replay(sqs, dlq, target, limit=args.max, dry_run=args.dry_run, on_move=shown.update)
+        moved = replay(sqs, dlq, target, limit=args.max, dry_run=args.dry_run, on_move=shown.update, match=match)
     for m in moved:
         print(f"{'would move' if args.dry_run else 'moved'} {m['message_id']} (order {m['group']}): {m['reason']}")
     print(f"{len(moved)} message(s) {'to move' if args.dry_run else 'moved back to ' + args.queue}")
     return EXIT_OK
+
+
+MONTH_END = ("pause", "resume", "connections", "resync", "backfill")
+
+
+def _month_end(
+    parser: argparse.ArgumentParser,
+    args: argparse.Namespace,
+    outputs: dict[str, str],
+    client: Callable[[str], Any],
+    *,
+    progress: bool | None,
+    sleep: Callable[[float], None] | None,
+) -> int:
+    from intacct_sync.cli import month_end  # noqa: PLC0415
+    from intacct_sync.pause import PauseStore  # noqa: PLC0415
+
+    table = getattr(args, "table", None) or outputs.get("StateTableName")
+    if not table:
+        parser.error("give --stack or --table (or set STATE_TABLE)")
+    note(table=table)
+    store = PauseStore(table, client=client("dynamodb"))
+    if args.command == "pause":
+        return month_end.do_pause(store, args)
+    if args.command == "connections":
+        prefix = outputs.get("ConnectionSecretPrefix")
+        found = _connections(prefix, client) if prefix else None
+        return month_end.do_connections(store, found, as_json=args.json)
+    queue = _event_queue(parser, args, outputs, client)
+    if args.command == "resume":
+        return month_end.do_resume(store, queue, args, progress, sleep=sleep or time.sleep)
+    connection = _connection(args.connection, outputs, client)
+    pipeline = month_end.pipeline_for(table, client("dynamodb"), queue)
+    paused = store.get(args.connection)
+    if paused is not None:
+        print(
+            f"note: connection {args.connection} is paused ({paused.reason}); what is queued now is held "
+            f"until: intacct-sync ops resume --connection {args.connection}"
+        )
+    if args.command == "resync":
+        ledger = DynamoLedger(table, client=client("dynamodb"))
+        return month_end.do_resync(connection, pipeline, ledger, args, parser)
+    return month_end.do_backfill(connection, pipeline, table, client("dynamodb"), args, progress=progress)
+
+
+def _connection(connection_id: str, outputs: dict[str, str], client: Callable[[str], Any]) -> Any:
+    from intacct_sync.connections import SecretsManagerConnections  # noqa: PLC0415
+    from intacct_sync.errors import ConfigurationError  # noqa: PLC0415
+
+    prefix = outputs.get("ConnectionSecretPrefix")
+    if not prefix:
+        raise ConfigurationError(
+            "no connection secret prefix known",
+            fix="give --stack, or set CONNECTION_SECRET_PREFIX (the stack's ConnectionSecretPrefix output)",
+        )
+    note(secret=prefix + connection_id)
+    found = SecretsManagerConnections(prefix, client=client("secretsmanager"), ttl_s=0, miss_ttl_s=0).get(connection_id)
+    if found is None:
+        raise ConfigurationError(
+            f"no connection '{connection_id}' (no secret {prefix}{connection_id})",
+            fix="check --connection against `intacct-sync ops connections` (README 'Channel setup')",
+        )
+    return found
+
+
+def _connections(prefix: str, client: Callable[[str], Any]) -> dict[str, str | None]:
+    """Each connection id (its secret) with its `intacct_entity_id` ('?' when the secret is invalid)."""
+    from intacct_sync.connections import SecretsManagerConnections  # noqa: PLC0415
+    from intacct_sync.errors import ConfigurationError  # noqa: PLC0415
+
+    note(secret=prefix + "*")
+    store = SecretsManagerConnections(prefix, client=client("secretsmanager"), ttl_s=0, miss_ttl_s=0)
+    out: dict[str, str | None] = {}
+    for cid in store.list_ids():
+        try:
+            found = store.get(cid)
+        except ConfigurationError:
+            out[cid] = "?"
+            continue
+        out[cid] = found.intacct_entity_id if found is not None else None
+    return out
+
+
+def _event_queue(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, outputs: dict[str, str], client: Callable[[str], Any]
+) -> Any:
+    from intacct_sync.queues import SqsEventQueue  # noqa: PLC0415
+
+    orders = args.orders_queue_url or outputs.get("OrdersQueueUrl")
+    payments = args.payments_queue_url or outputs.get("PaymentsQueueUrl")
+    bucket = args.bucket or outputs.get("ClaimCheckBucketName") or ""
+    if not orders or not payments:
+        parser.error(
+            "give --stack, or --orders-queue-url and --payments-queue-url "
+            "(or set ORDERS_QUEUE_URL and PAYMENTS_QUEUE_URL)"
+        )
+    note(queue=orders)
+    return SqsEventQueue(orders_url=orders, payments_url=payments, bucket=bucket, sqs=client("sqs"), s3=client("s3"))
+
+
+def _replay_match(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, outputs: dict[str, str], client: Callable[[str], Any]
+) -> Callable[[dict[str, str]], bool] | None:
+    """`--order` / `--order-id` / `--message-id` as a filter on parked messages (None: all)."""
+    if args.message_id:
+        wanted = args.message_id.strip()
+        return lambda info: wanted in (info["message_id"], info["source_message_id"])
+    if not (args.order or args.order_id):
+        return None
+    if not args.connection:
+        parser.error("--order and --order-id need --connection")
+    oid = order_id(args.order_id) if args.order_id else None
+    if oid is None:
+        number = order_number(args.order)
+        table = getattr(args, "table", None) or outputs.get("StateTableName")
+        found = find_order(DynamoLedger(table, client=client("dynamodb")), number, args.connection) if table else []
+        if len(found) > 1:
+            parser.error(f"several orders carry number {number}: give --order-id")
+        oid = found[0].order_id if found else number  # not in the ledger: the number is taken as the id
+    group = f"{args.connection}:{oid}"
+    return lambda info: info["group"] == group
 
 
 def _waiting(sqs: Any, dlq: str, limit: int) -> int | None:
@@ -362,6 +609,12 @@ def status(ledger: DynamoLedger, args: argparse.Namespace, progress: bool | None
 
     if len(matches) == 1:
         print(matches[0].model_dump_json(indent=2) if args.json else describe(matches[0]))
+        if not args.json:  # a paused connection (issue 14): why this order does not move
+            from intacct_sync.cli.month_end import pause_lines  # noqa: PLC0415
+            from intacct_sync.pause import PauseStore  # noqa: PLC0415
+
+            for text in pause_lines(PauseStore(ledger.table, client=ledger.client), matches[0].connection_id):
+                print(text)
         return EXIT_OK
     if not matches:
         lines = [

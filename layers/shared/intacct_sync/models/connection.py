@@ -71,6 +71,21 @@ class Connection(Frozen):
     placed_statuses: frozenset[str] | None = None
     """Override of which channel statuses count as placed: WooCommerce status slugs, BigCommerce
     status names or ids, Shopify financial statuses. None = the channel's default (DESIGN §1)."""
+    stripe_secret_key: SecretStr | None = None
+    """WooCommerce / BigCommerce stores taking card payments through Stripe: a Stripe secret key
+    (sk_...) or restricted key (rk_..., read access to Balance and Payouts) the payouts job reads the
+    Stripe payouts with (`intacct_sync.payouts.stripe`). Never logged."""
+    stripe_api_base_url: str | None = None
+    """Overrides https://api.stripe.com (the channel sandbox in tests); https, or http on localhost."""
+    intacct_entity_id: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] | None = None
+    """Multi-entity Intacct companies: the entity (its location ID) every document of this store
+    is posted in; the consumers sign in to it (login `locationid`). None or blank: the Intacct
+    secret's `entity_id` (the top level when that is absent too)."""
+
+    @field_validator("intacct_entity_id")
+    @classmethod
+    def _blank_entity_is_default(cls, value: str | None) -> str | None:
+        return value or None
 
     @field_validator("api_version")
     @classmethod
@@ -89,6 +104,19 @@ class Connection(Frozen):
             raise ValueError("webhook_auth_header and webhook_auth_value must be set together")
         if self.webhook_auth_header is not None and self.channel != "bigcommerce":
             raise ValueError("webhook_auth_header is only used by BigCommerce connections")
+        return self
+
+    @model_validator(mode="after")
+    def _stripe_key(self) -> Connection:
+        if self.stripe_secret_key is None:
+            if self.stripe_api_base_url is not None:
+                raise ValueError("stripe_api_base_url is set without stripe_secret_key")
+            return self
+        if self.channel == "shopify":
+            raise ValueError("stripe_secret_key: only used by WooCommerce and BigCommerce connections")
+        if not self.stripe_secret_key.get_secret_value().startswith(("sk_", "rk_")):
+            # The value is a secret: only its expected form is named.
+            raise ValueError("stripe_secret_key must be a Stripe secret key (sk_...) or restricted key (rk_...)")
         return self
 
     @model_validator(mode="after")

@@ -21,9 +21,8 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
     from intacct_sync.models.events import CanonicalEvent
-    from intacct_sync.posting.orders import OrderPoster
+    from intacct_sync.posting.entities import EntityRouter
     from intacct_sync.posting.outcome import Outcome
-    from intacct_sync.posting.payments import PaymentPoster
 
 Kind = Literal["orders", "payments"]
 _METRIC = {"done": "Handled", "retry": "Retried", "park": "Parked"}
@@ -34,7 +33,7 @@ def consumer_handler(kind: Kind) -> Callable[[dict[str, Any], LambdaContext], di
     metrics = Metrics()
     tracer = Tracer(patch_modules=["botocore"])
     wiring.trace_when_imported(tracer, "requests")
-    posters: dict[str, OrderPoster | PaymentPoster] = {}  # built once per warm container
+    posters: dict[str, EntityRouter] = {}  # built once per warm container
     prefix = "Orders" if kind == "orders" else "Payments"
 
     def count(_event: CanonicalEvent | None, outcome: Outcome) -> None:
@@ -50,22 +49,28 @@ def consumer_handler(kind: Kind) -> Callable[[dict[str, Any], LambdaContext], di
 
         env = wiring.environment()
         wiring.CURRENT.deadline = Deadline.from_context(context, reserve_s=5)
-        if kind not in posters:
-            posters[kind] = wiring.order_poster(env) if kind == "orders" else wiring.payment_poster(env)
+        if kind not in posters:  # one poster per Intacct entity (a connection's intacct_entity_id)
+            posters[kind] = wiring.by_entity(env, kind)
         # Settings changes apply within the parameter cache's 5 minutes, also in warm containers.
         posters[kind].settings = wiring.settings(env)
         dlq = env.orders_dlq_url if kind == "orders" else env.payments_dlq_url
+        from intacct_sync.pause import gate_for  # noqa: PLC0415 - first call (issue 14)
         from intacct_sync.posting.breaker import guard_for  # noqa: PLC0415 - first call (issue 13)
 
-        return process_batch(
+        # Records of a paused connection are held in the state table, not posted (issue 14: pause).
+        decode = wiring.decoder(env)
+        event, held_failures = gate_for(env.state_table or "").hold_paused(event, decode=decode, queue=kind)
+        answer = process_batch(
             event,
-            decode=wiring.decoder(env),
+            decode=decode,
             poster=posters[kind],
             park=DeadLetterParking(dlq or ""),
             deadline=wiring.CURRENT.deadline,
             on_outcome=count,
             guard=guard_for(env, posters[kind], kind),
         )
+        answer["batchItemFailures"] += [{"itemIdentifier": m} for m in held_failures]
+        return answer
 
     handler: Callable[[dict[str, Any], LambdaContext], dict[str, Any]] = lambda_handler
     return handler
