@@ -27,6 +27,7 @@ wiring.trace_when_imported(tracer, "requests")  # patched when the Intacct and c
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # The domain code loads on the first run, so the module's cold import stays small.
     from intacct_sync.ledger import DynamoLedger  # noqa: PLC0415
+    from intacct_sync.pause import PauseStore  # noqa: PLC0415
     from intacct_sync.payouts.ledger import DynamoPayoutStore  # noqa: PLC0415
     from intacct_sync.payouts.run import PayoutPoster, payouts_all, source_for  # noqa: PLC0415
 
@@ -58,6 +59,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             deadline=deadline,
             source_factory=lambda c: source_for(c, settings),
             intacct_for=intacct_for,
+            paused=PauseStore(env.state_table or "").get,
         )
     for result in summary.values():
         metrics.add_metric("PayoutsDeposited", MetricUnit.Count, float(str(result.get("deposited", 0))))

@@ -379,3 +379,27 @@ def test_nothing_is_read_while_payouts_are_off(books: Books) -> None:
         == {}
     )
     assert books.cs.requests[mark:] == []
+
+
+def test_a_paused_stores_payout_is_not_deposited_until_it_is_resumed(books: Books) -> None:
+    payout = _fees_refund_chargeback(books)
+    books.book("7001", 91001)
+    books.book("7002", 91002)
+    pauses: dict[str, str] = {CONNECTION: "month-end clean-up"}
+
+    def run() -> dict[str, dict[str, object]]:
+        return payouts_all(
+            InMemoryConnections([books.connection]),
+            books.poster,
+            deadline=Deadline.after(30),
+            source_factory=lambda _c: books.source(),
+            paused=pauses.get,
+        )
+
+    mark = len(books.cs.requests)
+    assert run() == {CONNECTION: {"complete": False, "paused": True}}
+    assert books.cs.requests[mark:] == [] and books.deposits() == []  # nothing read, nothing booked
+
+    del pauses[CONNECTION]  # ops resume
+    assert run()[CONNECTION]["deposited"] == 1
+    assert books.record(payout["id"]).status == "deposited" and len(books.deposits()) == 1

@@ -168,3 +168,25 @@ def test_journal_mode_needs_the_banks_gl_account() -> None:
     with pytest.raises(ConfigurationError) as err:
         load_settings({"payouts": {**accounts, "enabled": True, "fees": "journal_entry", "bank_gl_account": None}})
     assert "bank_gl_account is not set" in err.value.message
+
+
+def test_two_charges_on_one_ar_payment_are_refused_not_booked_as_money_never_banked() -> None:
+    # Two balance transactions that resolve to the same posted payment would put its RECORDNO in
+    # the deposit once while counting its amount twice: the deposit would miss the bank line.
+    charges = [
+        txn("charge", "100.00", "3.20", order="1", payment="p1"),
+        BalanceTransaction(
+            transaction_id="t-charge-again",
+            kind="charge",
+            channel_type="CHARGE",
+            amount=D("100.00"),
+            fee=D("3.20"),
+            net=D("96.80"),
+            order_id="1",
+            order_name="#1",
+            payment_id="p1",
+            payout_id="9",
+        ),
+    ]
+    with pytest.raises(plan.PayoutMismatch, match="same AR payment 501"):
+        plan.plan(payout("193.60"), charges, {"shop:1": paid_entry("1", "p1", "100.00", "501")})

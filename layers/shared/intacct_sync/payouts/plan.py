@@ -121,6 +121,12 @@ def plan(
         if record is None or not record.recordno:
             missing.append(t.order_name or t.order_id or t.transaction_id)
             continue
+        if record.recordno in keys:  # counted once in the deposit: counting it twice here books money never banked
+            raise PayoutMismatch(
+                f"charges {t.transaction_id} and another of this payout map to the same AR payment "
+                f"{record.recordno} (order {t.order_name or t.order_id}): the payout is not booked; check the "
+                "order's payments in the channel, then run the payouts job again"
+            )
         keys.append(record.recordno)
         paid += record.amount
         add("adjustment", t.amount - record.amount)
@@ -132,7 +138,7 @@ def plan(
             orders=tuple(missing),
         )
     return PayoutPlan(
-        payment_keys=tuple(dict.fromkeys(keys)),
+        payment_keys=tuple(keys),
         payments_total=paid,
         lines={k: v for k, v in lines.items() if v},
     )

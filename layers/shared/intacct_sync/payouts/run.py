@@ -444,13 +444,16 @@ def payouts_all(
     deadline: Deadline,
     source_factory: Callable[[Connection], PayoutSource],
     intacct_for: Callable[[str | None], IntacctGateway] | None = None,
+    paused: Callable[[str], object | None] | None = None,
 ) -> dict[str, dict[str, object]]:
     """The scheduled run over every connection with a payout source (`reads_payouts`: Shopify
     Payments, or Stripe for WooCommerce / BigCommerce); nothing while `payouts.enabled` is false.
 
     `intacct_for(entity)`: the Intacct client of a connection's entity (`intacct_entity_id`, None:
     where the Intacct secret points), so a store's payouts are deposited in its own entity, where
-    its payments are."""
+    its payments are. `paused(connection_id)`: the connection's pause (`ops pause`), if any: a
+    paused store's payouts are not deposited either; the first run after `ops resume` does it
+    (nothing about a payout is recorded while its store is paused)."""
     summary: dict[str, dict[str, object]] = {}
     if not poster.settings.payouts.enabled:
         return summary
@@ -463,6 +466,17 @@ def payouts_all(
                 connection = connections.get(connection_id)
                 if connection is None or not reads_payouts(connection):
                     continue  # neither Shopify Payments nor a Stripe key: no payouts to read
+                if paused is not None and paused(connection_id) is not None:
+                    log.info(
+                        "payouts skipped: connection paused",
+                        extra={
+                            "outcome": "skipped",
+                            "reason": "the connection is paused (ops pause)",
+                            "fix": f"intacct-sync ops resume --connection {connection_id}; the next run deposits",
+                        },
+                    )
+                    summary[connection_id] = {"complete": False, "paused": True}
+                    continue
                 if intacct_for is not None:
                     poster.intacct = intacct_for(getattr(connection, "intacct_entity_id", None))
                 report = poster.run_connection(connection, source_factory(connection), deadline=deadline)
