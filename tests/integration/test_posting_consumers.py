@@ -190,6 +190,72 @@ def test_an_existing_intacct_customer_is_matched_not_duplicated(h: Harness) -> N
     assert len(h.sandbox.snapshot()["customers"]) == customers_before
 
 
+def buyer(order_id: str, first: str, last: str) -> Order:
+    return shirt_order(
+        order_id, customer=shirt_order().customer.model_copy(update={"first_name": first, "last_name": last})
+    )
+
+
+def customer_creates(h: Harness, mark: int) -> int:
+    return sum(
+        1 for r in h.sandbox.requests[mark:] for f in r.functions if (f.name, f.object) == ("create", "CUSTOMER")
+    )
+
+
+def test_a_waves_unknown_customers_are_found_by_one_query_function(h: Harness) -> None:
+    customers_before = len(h.sandbox.snapshot()["customers"])
+    # an existing Intacct customer (asked in other case), two new ones, one of them ordering twice
+    orders = [buyer("5001", "ADA", "lovelace"), buyer("5002", "Nora", "New"), buyer("5003", "Nora", "New")]
+    orders.append(buyer("5004", "Otto", "Other"))
+    h.client.session(deadline())
+    mark = len(h.sandbox.requests)
+    outcomes = h.post(*(order_event(o) for o in orders))
+    assert all(x.status == "done" for x in outcomes.values()), outcomes
+    lookup, write = h.requests_since(mark)
+    assert lookup == ["query"], lookup  # one function for the wave, each customer asked once
+    assert customer_creates(h, mark) == 2 and write.count("create_sotransaction") == 4, write  # Nora once, Otto
+    assert h.entry(orders[0]).customer_id == "C-1001"
+    assert h.entry(orders[1]).customer_id == h.entry(orders[2]).customer_id != h.entry(orders[3]).customer_id
+    assert len(h.sandbox.snapshot()["customers"]) == customers_before + 2
+
+
+def test_a_row_the_shared_lookup_cannot_place_sends_each_customer_to_its_own_query(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Intacct matched a row this code cannot tell apart (a collation it does not share): no
+    customer is taken as new on that answer; each is asked on its own, then matched as usual."""
+    from intacct_sync.posting import customers
+
+    monkeypatch.setattr(customers, "matches", lambda _key, _row: False)
+    orders = [buyer("5101", "Ada", "Lovelace"), buyer("5102", "Nora", "New")]
+    h.client.session(deadline())
+    mark = len(h.sandbox.requests)
+    assert all(x.status == "done" for x in h.post(*(order_event(o) for o in orders)).values())
+    shared, each, write = h.requests_since(mark)
+    assert shared == ["query"] and each == ["query", "query"], (shared, each)
+    assert customer_creates(h, mark) == 1 and write.count("create_sotransaction") == 2, write
+    assert h.entry(orders[0]).customer_id == "C-1001"  # matched, not duplicated
+
+
+def test_a_truncated_shared_lookup_asks_the_customers_it_did_not_answer(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More matching customers than one page: the keys without a row in it are asked on their
+    own (a customer on a later page is matched, never created again)."""
+    from intacct_sync.posting import orders as posting_orders
+
+    monkeypatch.setattr(posting_orders, "CUSTOMER_LOOKUP_PAGE", 1)
+    customers_before = len(h.sandbox.snapshot()["customers"])
+    orders = [buyer("5201", "Ada", "Lovelace"), buyer("5202", "Grace", "Hopper"), buyer("5203", "Nora", "New")]
+    h.client.session(deadline())
+    mark = len(h.sandbox.requests)
+    assert all(x.status == "done" for x in h.post(*(order_event(o) for o in orders)).values())
+    shared, rest, _write = h.requests_since(mark)
+    assert shared == ["query"] and rest == ["query", "query"], (shared, rest)  # Grace and Nora
+    assert [h.entry(o).customer_id for o in orders[:2]] == ["C-1001", "C-1002"]
+    assert len(h.sandbox.snapshot()["customers"]) == customers_before + 1
+
+
 def test_a_backlog_of_orders_goes_in_one_write_request(h: Harness) -> None:
     orders = [shirt_order(str(2000 + i)) for i in range(8)]
     h.post(order_event(orders[0]))  # the customer is known from here on
@@ -422,14 +488,38 @@ def test_an_intacct_outage_is_retried_later_and_nothing_is_lost(h: Harness) -> N
     assert len(h.documents("Sales Invoice")) == 1
 
 
+class AtomicDynamo:
+    """A moto DynamoDB client whose calls run one at a time. moto applies a conditional write in
+    steps (read the item, check, write) with no lock, so two threads can both take the same slot;
+    DynamoDB applies each conditional write atomically, which is what the gate relies on."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._client, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return attr(*args, **kwargs)
+
+        return call
+
+
 def test_the_intacct_concurrency_cap_holds_across_consumers(aws: Any) -> None:
     from intacct_sync.intacct.gate import DynamoSemaphore
 
     # A sandbox of its own: nothing else may be in flight there while it counts.
     with IntacctSandbox.start(max_concurrency=2, latency_ms=100) as sandbox:
-        gate = DynamoSemaphore(aws.table, slots=2, client=aws.dynamodb, wait_s=lambda: 30)
+        gate = DynamoSemaphore(aws.table, slots=2, client=AtomicDynamo(aws.dynamodb), wait_s=lambda: 30)
         shared = SessionCache()
         IntacctClient(make_credentials(sandbox), sessions=shared).session(deadline())
+        # The first request through the gate waits in the sandbox for a second one: the gate must
+        # let two consumers in at once (else the hold times out), whatever the scheduling.
+        pair = sandbox.hold_until(arrivals=2, timeout_s=30)
         errors: list[BaseException] = []
 
         def consumer(n: int) -> None:
@@ -447,7 +537,9 @@ def test_the_intacct_concurrency_cap_holds_across_consumers(aws: Any) -> None:
         for t in threads:
             t.join()
         assert errors == []
+        assert pair.reached and not pair.timed_out, "the gate let two requests in at once"
         assert not [r for r in sandbox.requests if r.http_status == 429], "never more than 2 at once"
+        assert sandbox.peak_inflight == 2
         assert len(sandbox.snapshot()["invoices"]) == 8
 
 

@@ -14,7 +14,9 @@ from intacct_sync.posting.customers import (
     customer_id_for,
     customer_record,
     lookup_filter,
+    lookup_many,
     match_key,
+    matches,
 )
 from intacct_sync.settings import CUSTOMER_ID_MAX
 from tests.unit.posting.factories import address, order, settings
@@ -104,6 +106,46 @@ def test_lookup_is_by_name_for_active_customers_only() -> None:
     obj, fields, flt = lk  # the (object, fields, Filter) triple
     assert fields == lk.fields
     assert obj == "CUSTOMER" and flt is lk.filter
+
+
+def test_several_customers_are_looked_up_by_one_query_of_their_matches() -> None:
+    people = [("Bob", "Norman"), ("Anna", "Schmidt"), ("Cher", None)]
+    for mode in ("customer_name", "first_last"):
+        s = settings(customer={"match": mode})
+        keys = [match_key(order(customer=Customer(first_name=f, last_name=la, is_guest=False)), s) for f, la in people]
+        lk = lookup_many(keys)
+        assert lk.object == "CUSTOMER" and set(lookup_filter(keys[0]).fields) <= set(lk.fields)
+        # every match field is selected, so each row can be placed on its key
+        assert {"NAME", "DISPLAYCONTACT.FIRSTNAME", "DISPLAYCONTACT.LASTNAME", "DISPLAYCONTACT.COMPANYNAME"} <= set(
+            lk.fields
+        )
+        assert lk.filter.op == "or" and [xml(c) for c in lk.filter.children] == [
+            xml(lookup_filter(k).filter) for k in keys
+        ]
+    with pytest.raises(ValueError):
+        lookup_many([])
+
+
+def test_a_row_matches_the_key_it_answers_case_insensitively() -> None:
+    bob = match_key(order(), settings())
+    assert matches(bob, {"NAME": "BOB NORMAN"}) and not matches(bob, {"NAME": "Bob Normann"})
+    first_last = settings(customer={"match": "first_last"})
+    bob_fl = match_key(order(), first_last)
+    assert matches(bob_fl, {"DISPLAYCONTACT.FIRSTNAME": "bob", "DISPLAYCONTACT.LASTNAME": "NORMAN"})
+    assert not matches(bob_fl, {"DISPLAYCONTACT.FIRSTNAME": "Rob", "DISPLAYCONTACT.LASTNAME": "Norman"})
+    cher = match_key(order(customer=Customer(last_name="Cher", is_guest=False)), first_last)
+    assert matches(cher, {"DISPLAYCONTACT.LASTNAME": "Cher"})  # no first name on either side
+    assert not matches(cher, {"DISPLAYCONTACT.FIRSTNAME": "Ann", "DISPLAYCONTACT.LASTNAME": "Cher"})
+    acme = match_key(
+        order(customer=Customer(first_name="A", last_name="B", company="Acme", is_guest=False)),
+        settings(customer={"match": "company"}),
+    )
+    assert matches(acme, {"DISPLAYCONTACT.COMPANYNAME": "ACME"}) and not matches(acme, {"NAME": "Acme"})
+    guest = match_key(
+        order(customer=Customer(email="G@Example.com", is_guest=True), billing_address=None, shipping_address=None),
+        settings(customer={"guest_without_name": "email"}),
+    )
+    assert guest.mode == "email" and matches(guest, {"DISPLAYCONTACT.EMAIL1": "g@example.com"})
 
 
 def test_new_customer_id_is_deterministic_short_and_distinct() -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import unicodedata
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal, NamedTuple
 
@@ -266,6 +267,39 @@ def lookup_filter(key: CustomerKey) -> CustomerLookup:
     else:
         raise ValueError("a fixed customer (single mode) needs no lookup")
     return CustomerLookup("CUSTOMER", LOOKUP_FIELDS, q.and_(match, active))
+
+
+_MATCH_FIELDS: Final = ("DISPLAYCONTACT.FIRSTNAME", "DISPLAYCONTACT.LASTNAME", "DISPLAYCONTACT.COMPANYNAME")
+
+
+def lookup_many(keys: Sequence[CustomerKey]) -> CustomerLookup:
+    """One `query` finding the active customers of several keys at once (a wave's unknown
+    customers: one function instead of one per customer): the OR of each key's match, selecting
+    every match field so `matches` can tell which key a row answers. Same rules as
+    `lookup_filter` (case_insensitive=True, lowest RECORDNO per key)."""
+    if not keys:
+        raise ValueError("no customer keys to look up")
+    filters = [lookup_filter(k).filter for k in keys]
+    return CustomerLookup("CUSTOMER", LOOKUP_FIELDS + _MATCH_FIELDS, q.or_(*filters))
+
+
+def matches(key: CustomerKey, row: Mapping[str, str]) -> bool:
+    """Does a CUSTOMER row (from `lookup_many`) match `key` as `lookup_filter` would, compared
+    case-insensitively? Rows this cannot place are left to a query of their own (the caller)."""
+
+    def same(field: str, value: str | None) -> bool:
+        got = row.get(field) or ""
+        return got.lower() == (value or "").lower()
+
+    if key.mode == "customer_name":
+        return same("NAME", key.name)
+    if key.mode == "first_last":
+        return same("DISPLAYCONTACT.FIRSTNAME", key.first_name) and same("DISPLAYCONTACT.LASTNAME", key.last_name)
+    if key.mode == "company":
+        return same("DISPLAYCONTACT.COMPANYNAME", key.company or key.name)
+    if key.mode == "email":
+        return same("DISPLAYCONTACT.EMAIL1", key.email or key.name)
+    return False
 
 
 # ISO 3166-1 alpha-2 -> country name for MAILADDRESS COUNTRY (COUNTRYCODE carries the code).

@@ -2,9 +2,10 @@
 credit memo for a cancelled paid order. One wave = at most one event per order, several orders.
 
 Round trips per wave: 0-1 customer lookup request (only for customers not yet in the ledger's
-cache), 1 write request carrying every order's functions (customer create + invoice write + the
-read-back of the invoice's AR record key), and, only when an answer was lost or Intacct refused a
-repeat, 1 lookup request to adopt what an earlier attempt committed. Functions are independent
+cache; one query function for all of them), 1 write request carrying every order's functions
+(customer create + invoice write, then one read-back query of the AR record keys for the whole
+wave), and, only when an answer was lost or Intacct refused a repeat, 1 lookup request to adopt
+what an earlier attempt committed. Functions are independent
 (transaction=false): one order's failure never rolls back another's. The ledger's customer cache
 (customers and contacts) is read once per wave (one BatchGetItem), not once per order.
 
@@ -44,6 +45,8 @@ from intacct_sync.settings import Settings
 log = logging.getLogger(__name__)
 
 READBACK_FIELDS = ["RECORDNO", "DOCID", "TOTAL", "PRRECORDKEY", "STATE", "CUSTVENDID", "PONUMBER"]
+CUSTOMER_LOOKUP_PAGE = fn.QUERY_MAX_PAGE
+"""Rows one shared customer lookup reads; keys without a row in a truncated answer ask again."""
 
 FetchOrder = Callable[[CanonicalEvent, Deadline], list[CanonicalEvent]]
 """Current state of a referenced order (BigCommerce callbacks, cancellations): its events.
@@ -242,6 +245,11 @@ class OrderPoster:
         for event in events:
             if event.type in ("order", "cancellation"):
                 out.append((event.event_id, event))
+                continue
+            if event.type in ("payment", "refund") and self.forward is not None:
+                # Carried here behind its order's state by a webhook delivery (intake.pipeline):
+                # handed on to the payments queue, which applies it once (its ledger ids).
+                outcomes[event.event_id] = _hand_on(event, self.forward)
                 continue
             if event.type != "order_reference" or self.fetch_order is None:
                 outcomes[event.event_id] = Outcome.park(
@@ -608,31 +616,22 @@ class OrderPoster:
     # --- customers -------------------------------------------------------------------------
 
     def _resolve_customers(self, works: list[_Work], deadline: Deadline) -> None:
-        """One request finds every unknown customer; the ones not found are created with the invoice."""
+        """One request finds every unknown customer of the wave, each asked once; the ones not
+        found are created with the invoice."""
         if not works:
             return
-        lookups = []
+        keys: dict[str, customers.CustomerKey] = {}
         for w in works:
             assert w.match_key is not None
-            found = customers.lookup_filter(w.match_key)
-            lookups.append(
-                fn.query(
-                    found.object,
-                    list(found.fields),
-                    filter=found.filter,
-                    case_insensitive=True,
-                    order_by=[("RECORDNO", True)],
-                )
-            )
-        results = self.client.execute(lookups, deadline=deadline)
-        for w, result in zip(works, results, strict=True):
+            keys.setdefault(w.match_key.cache_key, w.match_key)
+        found = self._find_customers(list(keys.values()), deadline)
+        for w in works:
             key, order = w.match_key, w.order
             assert key is not None and order is not None
-            self.client.raise_for(result)
-            rows = sorted(result.records(), key=lambda r: int(r.get("RECORDNO") or 0))
-            if rows:
-                customer_id = rows[0]["CUSTOMERID"]
-                w.known.remember(key.cache_key, customer_id)
+            customer_id = found.get(key.cache_key)
+            if customer_id:
+                if w.known.known.get(key.cache_key) != customer_id:  # two orders, one customer: cached once
+                    w.known.remember(key.cache_key, customer_id)
             else:
                 # Remembered only once the invoice that creates it went through (see __call__).
                 customer_id = customers.customer_id_for(key, self.settings)
@@ -644,6 +643,69 @@ class OrderPoster:
             w.entry.customer_id = customer_id
             w.match_key = None
             self._plan_invoice(w, deadline)
+
+    def _find_customers(self, keys: list[customers.CustomerKey], deadline: Deadline) -> dict[str, str]:
+        """CUSTOMERID (lowest RECORDNO) of each key Intacct has, by cache key. Several keys share
+        one query function (each function costs Intacct time); a key is taken as new only when
+        that answer is complete and every row in it is placed on a key. Otherwise the keys left
+        open are asked one query each, in a second request: never a guess, never a duplicate."""
+        if len(keys) == 1:
+            return self._find_each(keys, deadline)
+        lookup = customers.lookup_many(keys)
+        [result] = self.client.execute(
+            [
+                fn.query(
+                    lookup.object,
+                    list(lookup.fields),
+                    filter=lookup.filter,
+                    case_insensitive=True,
+                    order_by=[("RECORDNO", True)],
+                    page_size=CUSTOMER_LOOKUP_PAGE,
+                )
+            ],
+            deadline=deadline,
+        )
+        self.client.raise_for(result)
+        best: dict[str, tuple[int, str]] = {}
+        unplaced = False
+        for row in result.records():
+            owners = [k for k in keys if customers.matches(k, row)]
+            unplaced = unplaced or not owners
+            recordno = int(row.get("RECORDNO") or 0)
+            for k in owners:
+                if k.cache_key not in best or recordno < best[k.cache_key][0]:
+                    best[k.cache_key] = (recordno, row["CUSTOMERID"])
+        found = {cache_key: customer_id for cache_key, (_, customer_id) in best.items()}
+        if unplaced:  # Intacct matched a row this code cannot place: every key asks on its own
+            return self._find_each(keys, deadline)
+        if result.num_remaining:  # a truncated answer: keys without a row may still have one
+            found.update(self._find_each([k for k in keys if k.cache_key not in found], deadline))
+        return found
+
+    def _find_each(self, keys: list[customers.CustomerKey], deadline: Deadline) -> dict[str, str]:
+        """One query per key, in one request (each key's own match, lowest RECORDNO)."""
+        if not keys:
+            return {}
+        lookups = []
+        for key in keys:
+            lookup = customers.lookup_filter(key)
+            lookups.append(
+                fn.query(
+                    lookup.object,
+                    list(lookup.fields),
+                    filter=lookup.filter,
+                    case_insensitive=True,
+                    order_by=[("RECORDNO", True)],
+                )
+            )
+        results = self.client.execute(lookups, deadline=deadline)
+        found = {}
+        for key, result in zip(keys, results, strict=True):
+            self.client.raise_for(result)
+            rows = sorted(result.records(), key=lambda r: int(r.get("RECORDNO") or 0))
+            if rows:
+                found[key.cache_key] = rows[0]["CUSTOMERID"]
+        return found
 
     # --- writes ----------------------------------------------------------------------------
 
@@ -907,6 +969,15 @@ class OrderPoster:
             entry.status = "credited"
             entry.note("credit memo posted", f"{credit_key}: order cancelled after payment")
         w.outcome = Outcome.retry(w.then_wait) if w.then_wait else Outcome.wrote(w.action)
+
+
+def _hand_on(event: CanonicalEvent, forward: Callable[[Sequence[CanonicalEvent]], None]) -> Outcome:
+    try:
+        forward([event])
+    except SyncError as exc:
+        kind = Outcome.retry if isinstance(exc, TransientError) else Outcome.park
+        return kind(f"could not hand {event.type} {event.event_id} on to the payments queue: {exc.message}", exc.fix)
+    return Outcome.done("handed on to the payments queue")
 
 
 def _shared_readbacks(by_definition: dict[str, list[_Work]]) -> list[Function]:
