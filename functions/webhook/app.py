@@ -33,8 +33,11 @@ def intake() -> WebhookIntake:
     global _intake  # noqa: PLW0603 - the per-container singleton Lambda reuses
     if _intake is None:
         # Loaded here, on the first request, so the module's cold import stays small.
+        import boto3  # noqa: PLC0415
+
         from intacct_sync.connections import SecretsManagerConnections  # noqa: PLC0415
         from intacct_sync.environment import Environment  # noqa: PLC0415
+        from intacct_sync.intake.aws import lean  # noqa: PLC0415
         from intacct_sync.intake.pipeline import EventPipeline  # noqa: PLC0415
         from intacct_sync.intake.webhook import WebhookIntake  # noqa: PLC0415
         from intacct_sync.queues import SqsEventQueue  # noqa: PLC0415
@@ -46,10 +49,13 @@ def intake() -> WebhookIntake:
             orders_url=env.orders_queue_url or "",
             payments_url=env.payments_queue_url or "",
             bucket=env.claim_check_bucket or "",
+            # The two calls of every delivery on botocore's short path (intake.aws): same requests.
+            sqs=lean(boto3.client("sqs"), "SendMessageBatch"),
         )
+        state = DynamoStateStore(env.state_table or "", client=lean(boto3.client("dynamodb"), "UpdateItem"))
         _intake = WebhookIntake(
             SecretsManagerConnections(env.connection_secret_prefix),
-            EventPipeline(DynamoStateStore(env.state_table or ""), queue),
+            EventPipeline(state, queue),
             on_outcome=_record,
         )
     return _intake

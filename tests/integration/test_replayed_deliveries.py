@@ -47,7 +47,7 @@ class ListQueue:
         self.events: list[CanonicalEvent] = []
         self.sent: set[str] = set()
 
-    def publish(self, events: Sequence[CanonicalEvent]) -> None:
+    def publish(self, events: Sequence[CanonicalEvent], *, carried: frozenset[str] = frozenset()) -> None:
         for e in events:
             if e.event_id not in self.sent:
                 self.sent.add(e.event_id)

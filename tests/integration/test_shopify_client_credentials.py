@@ -154,6 +154,7 @@ def test_concurrent_calls_of_one_connection_ask_for_one_token(channels: ChannelS
 
 
 def test_a_token_is_renewed_shortly_before_it_expires_without_a_401(channels: ChannelSandbox) -> None:
+    channels.freeze_clock()  # only advance_clock moves it: the 1 s steps below cannot be raced
     cache = TokenCache(clock=channels.clock)  # the same clock as the sandbox's token expiry
     c = client(connection(channels), cache)
     c.list_webhooks(deadline=deadline())
@@ -341,7 +342,7 @@ class _Queue:
     def __init__(self) -> None:
         self.events: list[CanonicalEvent] = []
 
-    def publish(self, events: Sequence[CanonicalEvent]) -> None:
+    def publish(self, events: Sequence[CanonicalEvent], *, carried: frozenset[str] = frozenset()) -> None:
         self.events.extend(events)
 
 

@@ -141,10 +141,12 @@ class FakeSqs:
             q.by_receipt(e["ReceiptHandle"]).visible_at = self.clock() + e["VisibilityTimeout"]
         return {"Successful": [{"Id": e["Id"]} for e in Entries], "Failed": []}
 
-    def publish(self, events: list[CanonicalEvent]) -> None:
+    def publish(self, events: list[CanonicalEvent], *, carried: frozenset[str] = frozenset()) -> None:
         for event in events:
             m = encode(event, lambda _k, _d: None)
-            self.queues[m.queue].send(m.body, m.group_id, m.dedup_id, m.attributes)
+            self.queues["orders" if event.event_id in carried else m.queue].send(
+                m.body, m.group_id, m.dedup_id, m.attributes
+            )
 
 
 # --- the stack -----------------------------------------------------------------------------------------

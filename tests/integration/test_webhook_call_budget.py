@@ -64,9 +64,9 @@ class CrashingQueue:
     def __init__(self, real: SqsEventQueue, *, after_send: bool = False) -> None:
         self.real, self.after_send = real, after_send
 
-    def publish(self, events: Sequence[CanonicalEvent]) -> None:
+    def publish(self, events: Sequence[CanonicalEvent], *, carried: frozenset[str] = frozenset()) -> None:
         if self.after_send:
-            self.real.publish(events)
+            self.real.publish(events, carried=carried)
         raise Crash
 
 

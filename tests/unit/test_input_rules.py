@@ -43,7 +43,7 @@ class EncodingQueue:
         self.events: list[CanonicalEvent] = []
         self.claims: dict[str, bytes] = {}
 
-    def publish(self, events: Sequence[CanonicalEvent]) -> None:
+    def publish(self, events: Sequence[CanonicalEvent], *, carried: frozenset[str] = frozenset()) -> None:
         # Like SqsEventQueue: every event is encoded before any is sent.
         for message in [encode(event, self.claims.__setitem__) for event in events]:
             assert not SQS_DISALLOWED.search(message.body)

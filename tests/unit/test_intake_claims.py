@@ -38,12 +38,14 @@ class Queue:
 
     def __init__(self) -> None:
         self.sent: list[list[str]] = []
+        self.carried: list[frozenset[str]] = []
         self.fail: BaseException | None = None
 
-    def publish(self, events: Sequence[CanonicalEvent]) -> None:
+    def publish(self, events: Sequence[CanonicalEvent], *, carried: frozenset[str] = frozenset()) -> None:
         if self.fail is not None:
             raise self.fail
         self.sent.append([e.event_id for e in events])
+        self.carried.append(carried)
 
     def take(self) -> list[list[str]]:
         out, self.sent = self.sent, []
@@ -207,6 +209,47 @@ def test_a_crash_between_claim_and_send_is_sent_by_the_retry_exactly_once_more(s
     assert queue.take() == [ids(events)]
     assert outcome(pipeline(store, queue, now).submit(events)) == {"duplicates": ids(events)}
     assert queue.take() == []
+
+
+def test_a_woocommerce_order_first_seen_paid_carries_its_payment_on_the_orders_queue(store: StateStore) -> None:
+    queue, now = Queue(), [NOW]
+    events = woo()
+    assert [e.type for e in events] == ["order", "payment"]
+    payment: list[CanonicalEvent] = [e for e in events if e.type == "payment"]
+    assert outcome(pipeline(store, queue, now).submit(events)) == {"accepted": ids(events)}
+    assert queue.take() == [ids(events)] and queue.carried == [frozenset(ids(payment))], "one send, one queue"
+    # The order consumer hands it on through the pipeline: claimed, not known to be sent, so it is
+    # sent (to its own queue now: nothing carried) and marked sent.
+    assert outcome(pipeline(store, queue, now).submit(payment)) == {"resent": ids(payment)}
+    assert queue.take() == [ids(payment)] and queue.carried[-1] == frozenset()
+    assert outcome(pipeline(store, queue, now).submit(payment)) == {"duplicates": ids(payment)}
+    assert queue.take() == []
+
+
+def test_a_carried_payment_the_redelivery_sent_directly_is_not_handed_on_again(store: StateStore) -> None:
+    queue, now = Queue(), [NOW]
+    events = woo()
+    payment: list[CanonicalEvent] = [e for e in events if e.type == "payment"]
+    pipeline(store, queue, now).submit(events)
+    queue.take()
+    queue.carried.clear()
+    # A redelivery (or the poll) sends every unsent claim again, each to its own queue, and marks it
+    # sent: "sent" always means on its own queue.
+    assert outcome(pipeline(store, queue, now).submit(events)) == {"resent": ids(events)}
+    assert queue.take() == [ids(events)] and queue.carried == [frozenset()]
+    assert outcome(pipeline(store, queue, now).submit(payment)) == {"duplicates": ids(payment)}
+    assert queue.take() == []
+
+
+def test_a_crashed_carrying_delivery_is_resent_each_event_to_its_own_queue(store: StateStore) -> None:
+    queue, now = Queue(), [NOW]
+    events = woo()
+    queue.fail = Crash()
+    with pytest.raises(Crash):
+        pipeline(store, queue, now).submit(events)
+    queue.fail = None
+    assert outcome(pipeline(store, queue, now).submit(events)) == {"resent": ids(events)}
+    assert queue.take() == [ids(events)] and queue.carried == [frozenset()]
 
 
 def test_one_delivery_repeating_an_event_id_sends_it_once(store: StateStore) -> None:

@@ -20,7 +20,7 @@ class ListQueue:
     def __init__(self) -> None:
         self.events: list[CanonicalEvent] = []
 
-    def publish(self, events: Sequence[CanonicalEvent]) -> None:
+    def publish(self, events: Sequence[CanonicalEvent], *, carried: frozenset[str] = frozenset()) -> None:
         self.events.extend(events)
 
 

@@ -50,7 +50,7 @@ class SqsRulesQueue:
     def _claim(self, key: str, data: bytes) -> None:
         self.claims += 1
 
-    def publish(self, events: Sequence[CanonicalEvent]) -> None:
+    def publish(self, events: Sequence[CanonicalEvent], *, carried: frozenset[str] = frozenset()) -> None:
         messages = [encode(e, self._claim) for e in events]
         for batch in batches(messages):
             assert len(batch) <= 10

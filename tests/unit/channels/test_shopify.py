@@ -1,5 +1,6 @@
 """Shopify deliveries (real-format payloads) become canonical events."""
 
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -179,3 +180,16 @@ def test_shopify_placed_statuses_override_applies_to_financial_status() -> None:
     event = shopify.parse(shopify_headers(body, "orders/create"), body, conn)[0]
     assert isinstance(event, OrderEvent)
     assert event.payload.placed is False
+
+
+def test_shopify_a_note_longer_than_4000_characters_is_cut_not_refused() -> None:
+    # A shopper's long note must not keep the order (and its payment) out of the books.
+    raw = json.loads(load("shopify", "orders_paid_us_tax_exclusive_discount.json"))
+    raw["note"] = "  " + "Leave at the back door. " * 1000 + "  "  # 24,000 characters
+    body = json.dumps(raw).encode()
+    order = shopify.parse(shopify_headers(body, "orders/paid"), body, CONN)[0].payload  # type: ignore[union-attr]
+    assert order.note is not None and len(order.note) == 4000
+    assert order.note.startswith("Leave at the back door.") and order.note.endswith("…")
+    raw["note"] = "x" * 4000  # at the limit: kept whole
+    body = json.dumps(raw).encode()
+    assert shopify.parse(shopify_headers(body, "orders/paid"), body, CONN)[0].payload.note == "x" * 4000  # type: ignore[union-attr]

@@ -185,3 +185,14 @@ def test_woocommerce_non_divisible_line_keeps_exact_subtotal() -> None:
     assert line.unit_price == Decimal("3.333333")
     assert line.subtotal == Decimal("10.00")
     assert event.payload.check_totals().ok
+
+
+def test_woocommerce_long_customer_note_and_refund_reason_are_cut_not_refused() -> None:
+    raw = json.loads(load("woocommerce", "order_updated_eu_vat_coupon_partial_refund.json"))
+    raw["customer_note"] = "n" * 9000
+    for refund in raw.get("refunds", []):
+        refund["reason"] = "r" * 9000
+    body = json.dumps(raw).encode()
+    events = woocommerce.parse(woocommerce_headers(body, "order.updated"), body, CONN)
+    order = next(e.payload for e in events if isinstance(e.payload, Order))  # type: ignore[attr-defined]
+    assert order.note == "n" * 3999 + "…"

@@ -44,6 +44,41 @@ def test_the_fast_bounds_check_is_the_exponent_check(value: Decimal) -> None:
         assert decimal_places(value) == max(0, -exponent)
 
 
+@given(DECIMALS)
+def test_a_model_keeps_exactly_the_amounts_in_bounds(value: Decimal) -> None:
+    """The models' inline copy of the bounds check (`Frozen._check_inputs`) is the check."""
+    line = {"line_id": "1", "name": "x", "quantity": Decimal(1), "unit_price": Decimal(1), "subtotal": value}
+    if _reference_in_bounds(value):
+        assert str(OrderLine.model_validate(line).subtotal) == str(value)
+    else:
+        with pytest.raises(ValidationError) as caught:
+            OrderLine.model_validate(line)
+        assert caught.value.errors()[0]["ctx"]["field"] == "subtotal"
+
+
+@given(DECIMALS.filter(lambda d: d.is_finite()), st.sampled_from(["{}", "+{}", " {} "]))
+def test_text_is_read_in_bounds_exactly_as_the_exponent_check_says(value: Decimal, form: str) -> None:
+    """`to_decimal`'s fast path for plain-notation text (places counted in the text) agrees with
+    the exponent check, for text in plain and in scientific notation."""
+    for text in {form.format(value), form.format(format(value, "f"))}:
+        if len(text.strip()) > 64 or text.startswith("+-"):
+            continue
+        if _reference_in_bounds(Decimal(text)):
+            assert str(to_decimal(text)) == str(Decimal(text.strip()))
+        else:
+            with pytest.raises(ValueError, match="out of range"):
+                to_decimal(text)
+
+
+@given(st.integers(-(10**16), 10**16) | st.sampled_from([10**15 - 1, 10**15, -(10**15) + 1, -(10**15), 0]))
+def test_an_integer_is_in_bounds_below_ten_to_the_fifteen(value: int) -> None:
+    if _reference_in_bounds(Decimal(value)):
+        assert to_decimal(value) == value
+    else:
+        with pytest.raises(ValueError, match="out of range"):
+            to_decimal(value)
+
+
 @pytest.mark.parametrize("text", ["1.0000000000000", "0E-13", "1E+15", "-1000000000000000.1", "1e-13"])
 def test_places_and_magnitude_are_read_as_written(text: str) -> None:
     with pytest.raises(ValueError, match="out of range"):

@@ -28,6 +28,7 @@ from pydantic import BaseModel, ValidationError
 
 from intacct_sync.channels.errors import InvalidPayload
 from intacct_sync.channels.signatures import DigestEncoding, verify_hmac
+from intacct_sync.models.checked import construct_checked
 from intacct_sync.models.connection import Connection
 from intacct_sync.models.events import CanonicalEvent
 from intacct_sync.models.money import ZERO, to_decimal
@@ -137,7 +138,8 @@ class Ping:
 def load_json_object(raw_body: bytes, what: str) -> dict[str, Any]:
     """json.loads the body and require an object; every failure is an InvalidPayload."""
     try:
-        value = json.loads(raw_body, parse_constant=_reject_constant)
+        # `json.loads(raw_body, parse_constant=_reject_constant)` without building a decoder per call.
+        value = _DECODER.decode(raw_body.decode(json.detect_encoding(raw_body), "surrogatepass"))
     except (ValueError, RecursionError):
         # ValueError covers JSONDecodeError, UnicodeDecodeError and over-long integers;
         # RecursionError is hostile nesting.
@@ -155,6 +157,9 @@ def as_object(value: object, path: str) -> Node:
 
 def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not allowed")
+
+
+_DECODER: Final = json.JSONDecoder(parse_constant=_reject_constant)
 
 
 def _kind(value: object) -> str:
@@ -276,7 +281,7 @@ class Node:
         value = value.strip()
         if len(value) > max_len:
             raise InvalidPayload(f"longer than {max_len} characters", path=self.at(key))
-        if key in _CODE_KEYS:
+        if key in _CODE_KEYS and not (value.isascii() and value.isprintable()):  # printable ASCII: clean
             bad = first_disallowed(value)
             if bad is not None:
                 raise InvalidPayload(
@@ -284,6 +289,18 @@ class Node:
                     path=self.at(key),
                 )
         return value or None
+
+    def free_text(self, key: str, *, max_len: int = 4000) -> str | None:
+        """Optional free text a person typed (an order note, a refund reason): like `text`, but a
+        longer value is cut to `max_len` characters (ending "…") instead of refusing the order. A
+        shopper's long note must not keep an order out of the books; Intacct's fields are shorter
+        still, and the mapping cuts again to each field's limit."""
+        value = self.raw.get(key)
+        if type(value) is str and len(value) > max_len:
+            value = value.strip()
+            if len(value) > max_len:
+                return value[: max_len - 1].rstrip() + "…"
+        return self.text(key, max_len=max_len)
 
     def required_text(self, key: str) -> str:
         value = self.text(key)
@@ -420,6 +437,11 @@ def build[M: BaseModel](model: type[M], where: str | Node, /, **fields: Any) -> 
         if problem is not None:
             path = where if isinstance(where, str) else where.path
             raise InvalidPayload(f"{problem}; got one that is not", path=f"{path}.order_id")
+    # Values that already hold the model's rules (the usual case) need no validation: the same
+    # instance, built without pydantic's pass (`models.checked`); anything else is validated below.
+    checked = construct_checked(model, fields)
+    if checked is not None:
+        return checked
     try:
         # What `model(**fields)` runs, without BaseModel.__init__'s frame and a copy of `fields`.
         return model.__pydantic_validator__.validate_python(fields)  # type: ignore[no-any-return]

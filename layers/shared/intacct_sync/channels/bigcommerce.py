@@ -402,7 +402,7 @@ def parse_order(
         total_shipping=shipping_total + handling,
         total_discount=coupon + other,
         total=n.decimal("total_inc_tax"),
-        note=n.text("customer_message"),
+        note=n.free_text("customer_message"),
         financial_status=financial,
         status=_STATUS.get(status_id, OrderStatus.UNKNOWN) if status_id is not None else OrderStatus.UNKNOWN,
         channel_status=status_name,
@@ -629,7 +629,7 @@ def parse_refund(refund_json: object, order: Order, connection: Connection) -> R
         currency=order.currency,
         lines=tuple(build(RefundLine, line.pop("at"), **line, tax=tax) for line, tax in zip(lines, taxes, strict=True)),
         shipping_amount=shipping,
-        reason=n.text("reason"),
+        reason=n.free_text("reason"),
         processed_at=n.opt_date_time("created"),
     )
 

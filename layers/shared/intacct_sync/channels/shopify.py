@@ -46,6 +46,7 @@ from intacct_sync.channels.base import (
 )
 from intacct_sync.channels.errors import InvalidPayload
 from intacct_sync.channels.signatures import verify_hmac
+from intacct_sync.models.checked import construct_trusted
 from intacct_sync.models.connection import Connection
 from intacct_sync.models.events import (
     CancellationEvent,
@@ -54,7 +55,7 @@ from intacct_sync.models.events import (
     PaymentEvent,
     RefundEvent,
 )
-from intacct_sync.models.money import ZERO
+from intacct_sync.models.money import MAX_INTEGER_DIGITS, ZERO, in_bounds, to_decimal
 from intacct_sync.models.order import (
     Address,
     Cancellation,
@@ -70,6 +71,7 @@ from intacct_sync.models.order import (
     ShippingLine,
     TaxLine,
 )
+from intacct_sync.models.text import DISALLOWED
 
 CHANNEL: Final = "shopify"
 _ORDER, _DELETE, _REFUND, _TRANSACTION = "order", "order_delete", "refund", "transaction"
@@ -261,10 +263,11 @@ def _order(n: Node, connection: Connection) -> Order:
     shipping = _address(n.obj("shipping_address"))
 
     refunded = _refunded_quantities(n)
-    lines = _with_tips(n, tuple(_line(item, refunded) for item in n.objects("line_items")))
+    allocated = _Allocated()
+    lines = _with_tips(n, tuple(_line(item, refunded, allocated) for item in n.objects("line_items")))
     lines += _duties(n, lines)
     shipping_lines = tuple(_shipping_line(item) for item in n.objects("shipping_lines"))
-    discounts = _discounts(n)
+    discounts = _discounts(n, allocated)
 
     financial = _FINANCIAL.get(n.text("financial_status") or "", FinancialStatus.UNKNOWN)
     cancelled_at = n.opt_date_time("cancelled_at")
@@ -310,7 +313,7 @@ def _order(n: Node, connection: Connection) -> Order:
         total_shipping=total_shipping,
         total_discount=n.opt_decimal("total_discounts"),
         total=n.decimal("total_price"),
-        note=n.text("note"),
+        note=n.free_text("note"),
         tags=tuple(tag.strip() for tag in (n.text("tags") or "").split(",") if tag.strip()),
         financial_status=financial,
         status=status,
@@ -399,40 +402,176 @@ def _refunded_quantities(n: Node) -> dict[str, Decimal]:
     return units
 
 
-def _line(n: Node, refunded: Mapping[str, Decimal]) -> OrderLine:
+class _Allocated:
+    """The line items' discount allocations by application index, summed while `_line` reads
+    them (so `_discounts` does not parse them again); `ok` false once one was not read that way."""
+
+    __slots__ = ("amounts", "ok")
+
+    def __init__(self) -> None:
+        self.amounts: dict[int, Decimal] = {}
+        self.ok = True
+
+    def line(self, allocations: object) -> Decimal | None:
+        """The sum of one line's `discount_allocations[].amount` in the usual shape (what
+        `Node.total` gives), its amounts added by index; None for anything else."""
+        if type(allocations) is not list:
+            self.ok = False
+            return None
+        total = ZERO
+        found: list[tuple[int, Decimal]] = []
+        for allocation in allocations:
+            value = allocation.get("amount") if type(allocation) is dict else None
+            if type(value) is not str and type(value) is not int:
+                self.ok = False
+                return None
+            try:
+                amount = to_decimal(value)
+            except ValueError:
+                self.ok = False
+                return None
+            total += amount
+            index = allocation.get("discount_application_index")
+            if index is not None:
+                if type(index) is not int:
+                    self.ok = False
+                    return None
+                found.append((index, amount))
+        amounts = self.amounts
+        for index, amount in found:
+            amounts[index] = amounts.get(index, ZERO) + amount
+        return total
+
+
+def _line(n: Node, refunded: Mapping[str, Decimal], allocated: _Allocated | None = None) -> OrderLine:
     """The line as the order now stands: `current_quantity` (REST 2024-01+, after removals by
     order edits) plus the units refunded, which stay on the invoice and are credited by the
     refund's credit memo. Removed units leave the invoice with their share of the line's
     discount and tax."""
-    line_id = n.id("id")
-    ordered = n.decimal("quantity")
+    raw = n.raw
+    # Each read below takes the usual JSON shape straight and leaves anything else to the Node
+    # getter, which reads it the same way or names the field at fault (same order of checks).
+    line_id = str(value) if type(value := raw.get("id")) is int else n.id("id")
+    quantity_json: Any = raw.get("quantity")
+    whole = type(quantity_json) is int and 0 <= quantity_json < _SMALL
+    ordered = Decimal(quantity_json) if whole else n.decimal("quantity")
     quantity = ordered
-    current = n.get("current_quantity")
+    current = raw.get("current_quantity")
     # The usual line, untouched since it was ordered, needs no second parse: min() would give `ordered`.
-    if current is not None and not (type(current) is int and current == n.get("quantity") and line_id not in refunded):
+    if current is not None and not (type(current) is int and current == quantity_json and line_id not in refunded):
         quantity = min(ordered, n.decimal("current_quantity") + refunded.get(line_id, ZERO))
-    price = n.decimal("price")
-    discount = _allocations(n) if n.has("discount_allocations") else n.opt_decimal("total_discount")
-    tax = _tax_lines(n)
+    try:
+        price = to_decimal(raw.get("price"))
+    except (ValueError, TypeError):
+        price = n.decimal("price")  # raises, naming the field
+    allocations = raw.get("discount_allocations")
+    if allocations is None:
+        discount = n.opt_decimal("total_discount")
+    else:
+        read = allocated.line(allocations) if allocated is not None and allocated.ok else None
+        discount = read if read is not None else _allocations(n)
+    tax = _summed(raw.get("tax_lines"), "price")
+    if tax is None:
+        tax = _tax_lines(n)
     if quantity != ordered:
         share = quantity / ordered if ordered else ZERO
         discount, tax = discount * share, tax * share
-    return build(
-        OrderLine,
-        n,
-        line_id=line_id,
-        kind="gift_card" if n.flag("gift_card") else "product",
-        sku=n.text("sku"),
-        name=n.text("name") or n.text("title") or "(no title)",
-        product_id=n.opt_id("product_id"),
-        variant_id=n.opt_id("variant_id"),
-        quantity=quantity,
-        unit_price=price,
-        subtotal=price * quantity,
-        discount=discount,
-        tax=tax,
-        taxable=n.flag("taxable", True),
-    )
+    gift_card = raw.get("gift_card")
+    taxable = raw.get("taxable")
+    fields = {
+        "line_id": line_id,
+        "kind": "gift_card" if (gift_card if type(gift_card) is bool else n.flag("gift_card")) else "product",
+        "sku": _sku(raw.get("sku")) or n.text("sku"),
+        "name": _plain_text(raw.get("name")) or n.text("name") or n.text("title") or "(no title)",
+        "product_id": str(value) if type(value := raw.get("product_id")) is int and value else n.opt_id("product_id"),
+        "variant_id": str(value) if type(value := raw.get("variant_id")) is int and value else n.opt_id("variant_id"),
+        "quantity": quantity,
+        "unit_price": price,
+        "subtotal": price * quantity,
+        "discount": discount,
+        "tax": tax,
+        "taxable": taxable if type(taxable) is bool else n.flag("taxable", True),
+    }
+    line = _line_model(fields, ordered, whole=whole)
+    return line if line is not None else build(OrderLine, n, **fields)
+
+
+def _line_model(fields: dict[str, Any], ordered: Decimal, *, whole: bool) -> OrderLine | None:
+    """The OrderLine of `_line`'s fields without validation, or None to leave them to `build`.
+
+    What `_line` read is already as the model holds it: ids are printable text (`Node.id`, or an
+    integer written out), the SKU passed the code rule (`Node.text`), the ordered quantity and the
+    price are bounded Decimals (`to_decimal`), the flags booleans, `kind` one of its values. Only
+    what is computed or may still need cleaning is checked here, as the model would: the amounts
+    (`in_bounds`) and the name (free text: a character SQS/XML cannot carry is for validation to
+    drop). When the quantity is the ordered one, the discount and the tax are sums of bounded
+    amounts (`Node.total`, `to_decimal`): at most 12 decimal places, as exact Decimal sums (or
+    sums rounded to fewer places) of such amounts are, so only their size is left to check; so is
+    the subtotal's, the price times a whole quantity (`whole`). `tests/unit/
+    test_intake_serialisation.py` holds this to validation's result."""
+    name = fields["name"]
+    quantity = fields["quantity"]
+    subtotal, discount, tax = fields["subtotal"], fields["discount"], fields["tax"]
+    sums = quantity is ordered
+    if (
+        (sums or in_bounds(quantity))
+        and (
+            (subtotal.adjusted() < MAX_INTEGER_DIGITS or subtotal.is_zero()) if sums and whole else in_bounds(subtotal)
+        )
+        and (
+            (discount.adjusted() < MAX_INTEGER_DIGITS or discount.is_zero())
+            and (tax.adjusted() < MAX_INTEGER_DIGITS or tax.is_zero())
+            if sums
+            else in_bounds(discount) and in_bounds(tax)
+        )
+        and ((name.isascii() and name.isprintable()) or DISALLOWED.search(name) is None)
+    ):
+        return construct_trusted(OrderLine, fields)
+    return None
+
+
+def _summed(items: object, field: str) -> Decimal | None:
+    """`Node.total` of the usual shape (a list of objects whose `field` is text or an integer
+    `to_decimal` reads; none: 0); None for anything else, for `Node.total` to read."""
+    if items is None:
+        return ZERO
+    if type(items) is not list:
+        return None
+    total = ZERO
+    for item in items:
+        value = item.get(field) if type(item) is dict else None
+        if type(value) is not str and type(value) is not int:
+            return None
+        try:
+            total += to_decimal(value)
+        except ValueError:
+            return None
+    return total
+
+
+def _sku(value: object) -> str | None:
+    """`Node.text("sku")` of the usual value, a printable ASCII string; None for anything else
+    (then `Node.text` reads it, the same way or naming the field at fault)."""
+    if type(value) is str:
+        text = value.strip()
+        if text and text.isascii() and text.isprintable() and len(text) <= _MAX_TEXT:
+            return text
+    return None
+
+
+def _plain_text(value: object) -> str | None:
+    """`Node.text` of a non-empty string within its length (None for anything else, as above)."""
+    if type(value) is str:
+        text = value.strip()
+        if text and len(text) <= _MAX_TEXT:
+            return text
+    return None
+
+
+_MAX_TEXT: Final = 4000
+"""`Node.text`'s default `max_len`."""
+_SMALL: Final = 10**15
+"""Integers below this are exact amounts as they are (`to_decimal`'s bounds)."""
 
 
 def _with_tips(n: Node, lines: tuple[OrderLine, ...]) -> tuple[OrderLine, ...]:
@@ -456,11 +595,13 @@ def _duties(n: Node, lines: tuple[OrderLine, ...]) -> tuple[OrderLine, ...]:
     """Import duties (inside `total_price`) as lines of kind "duty": one per `line_items[].duties[]`
     entry (shop money: `price_set.shop_money`, else `shop_money`), for lines still on the order;
     when no line itemises them, one line of `current_total_duties_set` (else the original)."""
-    on_order = {line.line_id: line for line in lines if line.quantity > 0}
+    on_order: dict[str, OrderLine] | None = None
     found: list[OrderLine] = []
     for item in n.objects("line_items"):
-        if item.get("duties") in (None, []):  # nearly every line: nothing to read
+        if item.raw.get("duties") in (None, []):  # nearly every line: nothing to read
             continue
+        if on_order is None:
+            on_order = {line.line_id: line for line in lines if line.quantity > 0}
         line = on_order.get(item.id("id")) if item.has("id") else None
         if line is None:
             continue
@@ -522,16 +663,49 @@ def _shipping_line(n: Node) -> ShippingLine:
     )
 
 
-def _discounts(n: Node) -> tuple[Discount, ...]:
+def _allocated(items: list[Node], amounts: dict[int, Decimal] | None = None) -> dict[int, Decimal] | None:
+    """The allocations' amounts by discount application index (added to `amounts`), read
+    straight from the JSON in the usual shape (integer indexes, amounts `to_decimal` reads); None
+    for anything else."""
+    amounts = {} if amounts is None else amounts
+    for item in items:
+        allocations = item.raw.get("discount_allocations")
+        if allocations is None:
+            continue
+        if type(allocations) is not list:
+            return None
+        for allocation in allocations:
+            if type(allocation) is not dict:
+                return None
+            index = allocation.get("discount_application_index")
+            if index is None:
+                continue
+            if type(index) is not int:
+                return None
+            try:
+                value = to_decimal(allocation.get("amount"))
+            except (ValueError, TypeError):
+                return None
+            amounts[index] = amounts.get(index, ZERO) + value
+    return amounts
+
+
+def _discounts(n: Node, lines: _Allocated | None = None) -> tuple[Discount, ...]:
     """One Discount per discount application, its amount summed from the allocations (lines and
     shipping); when a payload has no allocations, the discount_codes list instead."""
     applications = n.objects("discount_applications")
-    amounts: dict[int, Decimal] = {}
-    for item in [*n.objects("line_items"), *n.objects("shipping_lines")]:
-        for allocation in item.objects("discount_allocations"):
-            index = allocation.opt_int("discount_application_index")
-            if index is not None:
-                amounts[index] = amounts.get(index, ZERO) + allocation.decimal("amount")
+    items = [*n.objects("line_items"), *n.objects("shipping_lines")]
+    if lines is not None and lines.ok:  # the line items' were summed as `_line` read them
+        amounts = _allocated(n.objects("shipping_lines"), dict(lines.amounts))
+    else:
+        amounts = _allocated(items)
+    if amounts is None:  # something unusual: the field-by-field reading names the field at fault
+        amounts = {}
+        for item in items:
+            for allocation in item.objects("discount_allocations"):
+                index = allocation.opt_int("discount_application_index")
+                if index is not None:
+                    amounts[index] = amounts.get(index, ZERO) + allocation.decimal("amount")
     if applications and amounts:
         result = []
         for index, app in enumerate(applications):
@@ -663,7 +837,7 @@ def _refund(n: Node, connection: Connection, *, order_currency: str | None) -> R
         shipping_tax=shipping_tax,
         # order_adjustments name no jurisdiction: their tax is split like the order's.
         tax_lines=tax_lines_summed(taxes),
-        reason=n.text("note"),
+        reason=n.free_text("note"),
         processed_at=n.opt_date_time("processed_at") or n.opt_date_time("created_at"),
         status=status,
         test=any(t.flag("test") for t in refund_transactions),

@@ -246,7 +246,7 @@ def _order_events(n: Node, connection: Connection, *, topic: str, delivery_id: s
             order_id=order.order_id,
             amount=abs(refund_node.decimal("total")),  # REST gives refunds as negative totals
             currency=order.currency,
-            reason=refund_node.text("reason"),
+            reason=refund_node.free_text("reason"),
             detail_complete=False,
         )
         events.append(
@@ -286,7 +286,7 @@ def refund_detail(refund_json: object, connection: Connection, *, order_id: str,
         shipping_amount=sum((abs(s.opt_decimal("total")) for s in shipping), ZERO),
         shipping_tax=sum((abs(s.opt_decimal("total_tax")) for s in shipping), ZERO),
         tax_lines=_refund_taxes(n),
-        reason=n.text("reason"),
+        reason=n.free_text("reason"),
         processed_at=n.opt_date_time("date_created_gmt", naive_is_utc=True),
     )
 
@@ -382,7 +382,7 @@ def _order(n: Node, connection: Connection) -> Order:
         total_shipping=n.opt_decimal("shipping_total"),
         total_discount=n.opt_decimal("discount_total"),
         total=total,
-        note=n.text("customer_note"),
+        note=n.free_text("customer_note"),
         financial_status=_financial(status, date_paid, refunded, total),
         status=_STATUS.get(status, OrderStatus.UNKNOWN),
         channel_status=status or None,

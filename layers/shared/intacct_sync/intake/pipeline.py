@@ -12,9 +12,12 @@ Webhook deliveries: two AWS calls, claim, then send.
    stale: the condition fails, nothing is written, and only when the delivery also carries an event
    that is not stale and not yet claimed (a new refund in an old order body: rare) does a second
    write claim it.
-2. Send: one SendMessageBatch with the new events. (One per queue, per 10 messages and per 256 KiB:
-   a delivery whose new events go to both queues, a WooCommerce order first seen paid with its
-   payment, costs one more call; so does an event stored by claim check.)
+2. Send: one SendMessageBatch with the new events. A payment or refund new in a delivery that
+   also sends its order's state (a WooCommerce order first seen paid, with its payment) travels
+   on the orders queue right behind that state ("carried"), so the delivery still sends to one
+   queue; the order consumer hands it on to the payments queue (`OrderPoster`: through this
+   pipeline, below). (One call per queue, per 10 messages and per 256 KiB; an event stored by
+   claim check costs one more.)
 
 A duplicate or a stale delivery costs the first call only (a redelivery of a claim not known to be
 sent: see below). When the claim finds the order's item holding more than `MAX_CLAIMS` claims, a
@@ -39,6 +42,14 @@ Why no event is lost:
 
 Why no duplicate:
 - `if_not_exists` lets exactly one delivery add an event's claim; only that delivery sends it as new.
+- A carried payment or refund keeps its claim `p…` (it is not on the payments queue yet), so every
+  path above that sends unsent claims again still does. The order consumer hands it on with
+  `submit` (as a delivery): its claim not known to be sent, it is sent to the payments queue and
+  marked sent; marked sent already (a retry or the poll sent it there first), it is dropped as a
+  duplicate; gone (pruned), it is claimed and sent. Only the new events of a delivery are
+  carried; a re-send and the poll put every event on its own queue before marking it sent, so a
+  claim marked sent always means "on its own queue". The payment consumer applies a payment id
+  once (its ledger), so a copy the queue did not drop changes nothing.
 - Events are sent again only when their claims are not known to be sent: by a delivery that brings
   nothing new (a redelivery, a retry after a crash) and by the poll. SQS FIFO drops a copy sent
   within 5 minutes of the first (the dedup id is the event id); a later copy reaches a consumer,
@@ -79,7 +90,7 @@ from dataclasses import dataclass, field
 
 from intacct_sync.errors import TransientError
 from intacct_sync.models.events import CanonicalEvent
-from intacct_sync.queues import EventQueue
+from intacct_sync.queues import ORDER_QUEUE_TYPES, EventQueue
 from intacct_sync.state import (
     MAX_CLAIMS,
     VERSIONED_TYPES,
@@ -143,6 +154,14 @@ def _by_group(events: Sequence[CanonicalEvent]) -> Iterator[tuple[str, list[Cano
     yield from groups.items()
 
 
+def _carried(events: list[CanonicalEvent]) -> Iterator[CanonicalEvent]:
+    """The payments and refunds of one order's new events that ride on the orders queue: those
+    sent with an event for the orders queue (its order's state), so one delivery sends to one
+    queue (module docstring)."""
+    if any(e.type in ORDER_QUEUE_TYPES for e in events):
+        yield from (e for e in events if e.type not in ORDER_QUEUE_TYPES)
+
+
 def channel_retry_seconds(channel: str) -> int | None:
     """How long `channel` retries a delivery that got no 2xx (None: never)."""
     from intacct_sync.channels import ADAPTERS  # noqa: PLC0415 - only the poll asks
@@ -183,8 +202,12 @@ class EventPipeline:
         claimed = [self._claim(group, evs, now, result) for group, evs in _by_group(events)]
         to_send = [e for c in claimed for e in c.send]
         if to_send:
+            carried = frozenset(e.event_id for c in claimed if not c.resent for e in _carried(c.send))
             try:
-                self.queue.publish(to_send)
+                if carried:
+                    self.queue.publish(to_send, carried=carried)
+                else:
+                    self.queue.publish(to_send)
             except Exception:
                 for c in claimed:
                     self._release(c)

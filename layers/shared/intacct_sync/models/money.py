@@ -33,6 +33,10 @@ _MINOR_UNITS: Final[dict[str, int]] = {
 _MAX_INTEGER_DIGITS: Final = 15
 _MAX_PLACES: Final = 12
 _MAX_TEXT: Final = 64
+_INT_BOUND: Final = 10**_MAX_INTEGER_DIGITS
+MAX_INTEGER_DIGITS: Final = _MAX_INTEGER_DIGITS
+MAX_PLACES: Final = _MAX_PLACES
+"""The bounds of `in_bounds`, for the models' inline copy of it (`order.Frozen._check_inputs`)."""
 
 
 def minor_units(currency: str) -> int:
@@ -59,12 +63,21 @@ def to_decimal(value: object) -> Decimal:
                 result = Decimal(text)
             except InvalidOperation:
                 raise ValueError("not a decimal number") from None
-            if in_bounds(result):  # the usual case, checked inline: this runs for every amount
-                return result
+            # The usual case, checked inline (this runs for every amount): plain notation, whose
+            # decimal places are the digits after the dot as written (Decimal keeps the exponent
+            # the text has), and at most 15 integer digits. Anything else: `_check_bounds` below.
+            if result.is_finite() and "e" not in text and "E" not in text:
+                dot = text.find(".")
+                if (dot < 0 or len(text) - dot - 1 <= _MAX_PLACES) and (
+                    result.adjusted() < _MAX_INTEGER_DIGITS or result.is_zero()
+                ):
+                    return result
         else:
             result = _parse(text)
     elif type(value) is int:
-        result = Decimal(value)  # exact; an int out of range fails the bounds
+        if -_INT_BOUND < value < _INT_BOUND:  # no decimal places: only the magnitude to check
+            return Decimal(value)
+        result = Decimal(value)  # exact; out of range: refused by the bounds below
     elif type(value) is Decimal:
         result = value
     elif isinstance(value, bool) or value is None:
@@ -108,7 +121,12 @@ def in_bounds(value: Decimal) -> bool:
     not its numeric value: 1.0000000000000 has 13), which keeps later sums and quantizing exact."""
     if not value.is_finite() or (value.adjusted() >= _MAX_INTEGER_DIGITS and not value.is_zero()):
         return False
-    return decimal_places(value) <= _MAX_PLACES
+    # `decimal_places(value) <= _MAX_PLACES`, inline: this runs for every amount of every model.
+    text = str(value)
+    if "E" in text:
+        return decimal_places(value) <= _MAX_PLACES
+    dot = text.find(".")
+    return dot < 0 or len(text) - dot - 1 <= _MAX_PLACES
 
 
 def _check_bounds(value: Decimal) -> Decimal:

@@ -24,6 +24,8 @@ from pydantic_core import PydanticCustomError
 
 from intacct_sync.models.money import (
     AMOUNT,
+    MAX_INTEGER_DIGITS,
+    MAX_PLACES,
     ZERO,
     CountryCode,
     CurrencyCode,
@@ -70,8 +72,21 @@ class Frozen(BaseModel):
             return data
         for name in cls._amount_fields:
             value = data.get(name)
-            if value is None or (type(value) is Decimal and in_bounds(value)):
+            if value is None:
                 continue
+            if (
+                type(value) is Decimal
+                and value.is_finite()
+                and (value.adjusted() < MAX_INTEGER_DIGITS or value.is_zero())
+            ):
+                # `in_bounds`, inline (every amount of every model): the places from the text.
+                text = str(value)
+                if "E" not in text:
+                    dot = text.find(".")
+                    if dot < 0 or len(text) - dot - 1 <= MAX_PLACES:
+                        continue
+                elif in_bounds(value):
+                    continue
             try:
                 checked = amount(value)
             except ValueError as exc:
