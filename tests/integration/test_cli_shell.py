@@ -112,11 +112,32 @@ def test_ctrl_c_exits_130_with_one_line(tmp_path: Path) -> None:
             stderr=subprocess.PIPE,
             text=True,
         )
-        # Its connection to the silent port shows it is imported, inside the command, waiting for
-        # the answer: interrupt it then (a fixed sleep could fire during the import on a busy machine).
+        # Its whole request arriving on the silent port shows it is imported, inside the command,
+        # and waiting for the answer: interrupt it then. Not a fixed sleep (it could fire during the
+        # import on a busy machine), nor the bare connect (the signal would land while the client
+        # is still busy in Python, where an interrupt may surface in a finaliser and be ignored).
         silent.settimeout(60)  # a guard only
         waiting, _ = silent.accept()
         with waiting:
+            waiting.settimeout(60)  # a guard only
+            request = b""
+            while b"\r\n\r\n" not in request:
+                chunk = waiting.recv(65536)
+                assert chunk, "the command closed its connection without a request"
+                request += chunk
+            head, _, body = request.partition(b"\r\n\r\n")
+            length = next(
+                (
+                    int(line.split(b":", 1)[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                ),
+                0,
+            )
+            while len(body) < length:
+                chunk = waiting.recv(65536)
+                assert chunk, "the command closed its connection mid-request"
+                body += chunk
             proc.send_signal(signal.SIGINT)
             _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
