@@ -104,14 +104,21 @@ def test_ctrl_c_exits_130_with_one_line(tmp_path: Path) -> None:
             AWS_ACCESS_KEY_ID="testing",
             AWS_SECRET_ACCESS_KEY="testing",
         )
-        proc = subprocess.Popen(
-            ["intacct-sync", "ops", "--table", "t", "parked"],  # noqa: S607 - found on PATH, as in a shell
-            cwd=tmp_path,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        # As from a terminal: Ctrl-C not ignored. A runner that starts the suite in the background
+        # without job control (`cmd &` in a script) ignores SIGINT, and a child inherits an ignored
+        # signal; a handled one is reset to the default at exec, which is what this arranges.
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+        try:
+            proc = subprocess.Popen(
+                ["intacct-sync", "ops", "--table", "t", "parked"],  # noqa: S607 - found on PATH, as in a shell
+                cwd=tmp_path,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        finally:
+            signal.signal(signal.SIGINT, previous)
         # Its whole request arriving on the silent port shows it is imported, inside the command,
         # and waiting for the answer: interrupt it then. Not a fixed sleep (it could fire during the
         # import on a busy machine), nor the bare connect (the signal would land while the client
