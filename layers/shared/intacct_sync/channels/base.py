@@ -420,6 +420,31 @@ class Node:
         return nodes
 
 
+# The adapters' per-line fast reads (issue #12): `Node.text` of the usual JSON value, read straight
+# from `Node.raw`; None for anything else, which the caller then reads with `Node.text` (the same
+# way, or naming the field at fault).
+
+
+def code_text(value: object, max_len: int = 4000) -> str | None:
+    """`Node.text` of a code key's (`_CODE_KEYS`: a SKU) usual value, a non-empty printable ASCII
+    string within `max_len` once stripped (which SQS and XML carry as it is)."""
+    if type(value) is str:
+        text = value.strip()
+        if text and text.isascii() and text.isprintable() and len(text) <= max_len:
+            return text
+    return None
+
+
+def plain_text(value: object, max_len: int = 4000) -> str | None:
+    """`Node.text` of any other key's usual value, a non-empty string within `max_len` once
+    stripped (not checked for what SQS/XML cannot carry: the model checks free text)."""
+    if type(value) is str:
+        text = value.strip()
+        if text and len(text) <= max_len:
+            return text
+    return None
+
+
 # ---------------------------------------------------------------------------------------------
 # Building canonical models and event ids
 

@@ -38,9 +38,11 @@ from intacct_sync.channels.base import (
     address_from,
     as_object,
     build,
+    code_text,
     event_id,
     is_placed,
     load_json_object,
+    plain_text,
     tax_lines_from,
     tax_lines_summed,
 )
@@ -481,8 +483,8 @@ def _line(n: Node, refunded: Mapping[str, Decimal], allocated: _Allocated | None
     fields = {
         "line_id": line_id,
         "kind": "gift_card" if (gift_card if type(gift_card) is bool else n.flag("gift_card")) else "product",
-        "sku": _sku(raw.get("sku")) or n.text("sku"),
-        "name": _plain_text(raw.get("name")) or n.text("name") or n.text("title") or "(no title)",
+        "sku": code_text(raw.get("sku")) or n.text("sku"),
+        "name": plain_text(raw.get("name")) or n.text("name") or n.text("title") or "(no title)",
         "product_id": str(value) if type(value := raw.get("product_id")) is int and value else n.opt_id("product_id"),
         "variant_id": str(value) if type(value := raw.get("variant_id")) is int and value else n.opt_id("variant_id"),
         "quantity": quantity,
@@ -549,27 +551,6 @@ def _summed(items: object, field: str) -> Decimal | None:
     return total
 
 
-def _sku(value: object) -> str | None:
-    """`Node.text("sku")` of the usual value, a printable ASCII string; None for anything else
-    (then `Node.text` reads it, the same way or naming the field at fault)."""
-    if type(value) is str:
-        text = value.strip()
-        if text and text.isascii() and text.isprintable() and len(text) <= _MAX_TEXT:
-            return text
-    return None
-
-
-def _plain_text(value: object) -> str | None:
-    """`Node.text` of a non-empty string within its length (None for anything else, as above)."""
-    if type(value) is str:
-        text = value.strip()
-        if text and len(text) <= _MAX_TEXT:
-            return text
-    return None
-
-
-_MAX_TEXT: Final = 4000
-"""`Node.text`'s default `max_len`."""
 _SMALL: Final = 10**15
 """Integers below this are exact amounts as they are (`to_decimal`'s bounds)."""
 

@@ -44,14 +44,17 @@ from intacct_sync.channels.base import (
     address_from,
     as_object,
     build,
+    code_text,
     customer_from_billing,
     event_id,
     is_placed,
     load_json_object,
+    plain_text,
     state_digest,
     tax_lines_from,
     tax_lines_summed,
 )
+from intacct_sync.models.checked import construct_trusted
 from intacct_sync.models.connection import Connection
 from intacct_sync.models.events import (
     CancellationEvent,
@@ -61,7 +64,7 @@ from intacct_sync.models.events import (
     PaymentEvent,
     RefundEvent,
 )
-from intacct_sync.models.money import ZERO, decimal_places
+from intacct_sync.models.money import MAX_INTEGER_DIGITS, ZERO, decimal_places, to_decimal
 from intacct_sync.models.order import (
     Address,
     Cancellation,
@@ -77,6 +80,7 @@ from intacct_sync.models.order import (
     ShippingLine,
     TaxLine,
 )
+from intacct_sync.models.text import DISALLOWED
 
 CHANNEL: Final = "woocommerce"
 _ORDER, _DELETE, _ACTION = "order", "order_delete", "action"
@@ -115,6 +119,10 @@ _STATUS: Final = {
 _NO_PAYMENT: Final = frozenset({"pending", "failed", "checkout-draft", "trash"})
 _PING_PREFIX: Final = b"webhook_id="
 _UNIT_PRICE_PLACES: Final = Decimal("0.000001")
+_SMALL: Final = 10**15
+"""Integers strictly within ±this are exact amounts as they are (`to_decimal`'s bounds)."""
+_DEFAULT_KIND: Final = frozenset({"kind"})
+"""A line item's `kind` is the model's default, which `build` is not given (not in the fields set)."""
 
 
 class WooCommerceAdapter(ChannelAdapter):
@@ -447,24 +455,96 @@ def _unit_price(subtotal: Decimal, quantity: Decimal) -> Decimal:
 
 
 def _line(n: Node) -> OrderLine:
-    quantity = n.decimal("quantity")
-    subtotal = n.decimal("subtotal")  # before discounts, ex tax
-    total = n.opt_decimal("total", subtotal)  # after discounts, ex tax
-    tax = n.opt_decimal("total_tax")
+    raw = n.raw
+    # Each read below takes the usual JSON shape straight and leaves anything else to the Node
+    # getter, which reads it the same way or names the field at fault (same order of checks).
+    value: Any = raw.get("quantity")
+    quantity = Decimal(value) if type(value) is int and -_SMALL < value < _SMALL else n.decimal("quantity")
+    given = raw.get("subtotal")
+    try:
+        subtotal = to_decimal(given)  # before discounts, ex tax
+    except (ValueError, TypeError):
+        subtotal = n.decimal("subtotal")  # raises, naming the field
+    value = raw.get("total")  # after discounts, ex tax; the same text (no discount): the same Decimal
+    try:
+        total = subtotal if value is None or (value == given and type(value) is str) else to_decimal(value)
+    except (ValueError, TypeError):
+        total = n.opt_decimal("total", subtotal)  # "" (the default) or raises
+    value = raw.get("total_tax")
+    try:
+        tax = ZERO if value is None else to_decimal(value)
+    except (ValueError, TypeError):
+        tax = n.opt_decimal("total_tax")
+    line_id = str(value) if type(value := raw.get("id")) is int else n.id("id")
+    value = raw.get("sku")
+    sku = None if value is None or value == "" else code_text(value, 255) or n.text("sku", max_len=255)
+    name = plain_text(raw.get("name")) or n.text("name") or "(no name)"
+    value = raw.get("product_id")
+    product_id = (str(value) if value else None) if type(value) is int else n.opt_id("product_id")
+    value = raw.get("variation_id")
+    variant_id = (str(value) if value else None) if type(value) is int else n.opt_id("variation_id")
+    unit_price = _unit_price(subtotal, quantity)
+    discount = subtotal - total
+    taxes = raw.get("taxes")
+    if taxes is None or (type(taxes) is list and (not taxes or all(type(item) is dict for item in taxes))):
+        taxed = bool(taxes)
+    else:
+        taxed = bool(n.objects("taxes"))  # raises, naming the entry
+    taxable = taxed or tax != 0
+    # What was read holds the model's rules (`_line_model`): built without validation.
+    if _line_model(name, unit_price, discount):
+        return construct_trusted(
+            OrderLine,
+            {
+                "line_id": line_id,
+                "kind": "product",
+                "sku": sku,
+                "name": name,
+                "product_id": product_id,
+                "variant_id": variant_id,
+                "quantity": quantity,
+                "unit_price": unit_price,
+                "subtotal": subtotal,
+                "discount": discount,
+                "tax": tax,
+                "taxable": taxable,
+            },
+            _DEFAULT_KIND,
+        )
     return build(
         OrderLine,
         n,
-        line_id=n.id("id"),
-        sku=n.text("sku", max_len=255),
-        name=n.text("name") or "(no name)",
-        product_id=n.opt_id("product_id"),
-        variant_id=n.opt_id("variation_id"),
+        line_id=line_id,
+        sku=sku,
+        name=name,
+        product_id=product_id,
+        variant_id=variant_id,
         quantity=quantity,
-        unit_price=_unit_price(subtotal, quantity),
+        unit_price=unit_price,
         subtotal=subtotal,
-        discount=subtotal - total,
+        discount=discount,
         tax=tax,
-        taxable=bool(n.objects("taxes")) or tax != 0,
+        taxable=taxable,
+    )
+
+
+def _line_model(name: str, unit_price: Decimal, discount: Decimal) -> bool:
+    """Whether `_line`'s values are as the OrderLine model holds them, so that `build` would keep
+    them as they are (`construct_checked`) and validation can be skipped.
+
+    What `_line` read already is: ids are printable text (`Node.id`, or an integer written out),
+    the SKU passed the code rule (`Node.text`), the quantity, subtotal, total and tax are bounded
+    Decimals (`to_decimal`: |x| < 10^15, at most 12 decimal places), the flag a boolean. Left to
+    check, as the model would: the name (free text: a character SQS/XML cannot carry is for
+    validation to drop) and the size of what is computed. The discount is the exact difference of
+    two bounded amounts (at most 28 digits, within the default context's precision), so it has at
+    most 12 places and only its size can be out; the unit price has at most 6 places
+    (`_unit_price`), so again only its size. `tests/unit/channels/test_woocommerce_fast_lines.py`
+    holds this to validation's result."""
+    return (
+        (discount.adjusted() < MAX_INTEGER_DIGITS or discount.is_zero())
+        and (unit_price.adjusted() < MAX_INTEGER_DIGITS or unit_price.is_zero())
+        and ((name.isascii() and name.isprintable()) or DISALLOWED.search(name) is None)
     )
 
 

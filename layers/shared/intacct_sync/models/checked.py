@@ -53,13 +53,14 @@ def construct_checked[T: BaseModel](model: type[T], fields: dict[str, Any]) -> T
     return None if builder is None else builder(fields)
 
 
-def construct_trusted[T: BaseModel](model: type[T], values: dict[str, Any]) -> T:
+def construct_trusted[T: BaseModel](model: type[T], values: dict[str, Any], unset: frozenset[str] = frozenset()) -> T:
     """`model` from `values` without any check: every field of `model`, in declaration order,
     each a value `construct_checked` accepts, which the caller guarantees (an adapter whose
-    parsing already checked them, e.g. `shopify._line_model`)."""
+    parsing already checked them, e.g. `shopify._line_model`). `unset`: the fields holding their
+    default that `build` would not have been given (left out of the fields set, as it leaves them)."""
     instance = object.__new__(model)
     _set(instance, "__dict__", values)
-    _set(instance, "__pydantic_fields_set__", set(values))
+    _set(instance, "__pydantic_fields_set__", set(values).difference(unset) if unset else set(values))
     _set(instance, "__pydantic_extra__", None)
     _set(instance, "__pydantic_private__", None)
     return instance
