@@ -478,6 +478,20 @@ def test_a_lost_payment_answer_is_settled_by_lookup(h: Harness) -> None:
     assert len(h.sandbox.snapshot()["payments"]) == 1 and h.entry(o).payments["p1"].recordno
 
 
+def test_a_lost_refund_answer_records_the_credit_memo_as_an_answer_would(h: Harness) -> None:
+    """Found by the two-store lifecycle machine: the adopted credit memo was recorded by its
+    RECORDNO, where a written one is recorded by its DOCID (what `ops show` prints and the
+    payout looks up), so one ledger said two kinds of keys."""
+    o = shirt_order()
+    h.post(order_event(o))
+    h.pay(payment_event(o, "p1", str(o.total)))
+    h.sandbox.inject(Fault(kind="lose_response", status=504, function="create_sotransaction"))
+    assert h.pay(refund_event(o, "r1", "10.00"))["refund-r1"].status == "done"
+    assert h.pay(refund_event(o, "r1", "10.00"))["refund-r1"].reason.startswith("duplicate")
+    [memo] = h.documents("Sales Credit Memo")
+    assert h.entry(o).refunds["r1"].document_key == memo["DOCID"] == "Sales Credit Memo-CM-1001-r1"
+
+
 def test_an_intacct_outage_is_retried_later_and_nothing_is_lost(h: Harness) -> None:
     o = shirt_order()
     h.client.session(deadline())

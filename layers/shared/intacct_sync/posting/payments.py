@@ -556,7 +556,9 @@ class PaymentPoster:
             if found:
                 if w.payout is not None and not w.payout.credit_ar_key:
                     w.payout.credit_document, w.payout.credit_ar_key = found.get("DOCID"), found.get("PRRECORDKEY")
-                self._applied(w, found.get("RECORDNO") or found.get("DOCID"))
+                # As a written answer gives them: a payment's RECORDNO, a credit memo's DOCID.
+                keys = ("RECORDNO", "DOCID") if isinstance(w.event, PaymentEvent) else ("DOCID", "RECORDNO")
+                self._applied(w, found.get(keys[0]) or found.get(keys[1]))
             else:
                 w.outcome = Outcome.retry("the write did not happen; it will be sent again")
 
