@@ -130,6 +130,34 @@ def test_intacct_numbering_adopts_only_its_own_document_after_a_lost_answer(sand
     assert len(books.docs("Sales Invoice")) == 2
 
 
+def test_intacct_numbering_tells_two_equal_refunds_apart_after_a_lost_answer(sandbox: IntacctSandbox) -> None:
+    """Found by the two-store lifecycle machine: the second of two 5.00 refunds commits and its
+    answer is lost; its lookup (reference + customer + amount) also finds the first refund's
+    credit memo, this same order's, which it counted as a candidate: parked as "2 documents
+    match" although only one is not already this order's. A cancellation's credit for the same
+    amount as a refund is the same case on the order queue."""
+    books = Books(sandbox, settings(credit_memo={"numbering": {"mode": "intacct"}}))
+    o = store_order("shop-a")
+    assert books.post(o) == "done: create"
+    assert books.pay(payment_event(o, "p1", str(o.total))) == ["done: posted"]
+    assert books.pay(refund_event(o, "r1", "5.00")) == ["done: posted"]
+    sandbox.inject(Fault(kind="lose_response", status=504, function="create_sotransaction"))
+    assert books.pay(refund_event(o, "r2", "5.00")) == ["done: posted"]
+    memos = books.docs("Sales Credit Memo")
+    assert len(memos) == 2
+    refunds = books.entry(o).refunds
+    assert {refunds["r1"].document_key, refunds["r2"].document_key} == {m["DOCID"] for m in memos}
+    # Cancelled: its credit is what the refunds left, 5.00 again, and its answer is lost too.
+    assert books.pay(refund_event(o, "r3", str(o.total - D("15.00")))) == ["done: posted"]
+    sandbox.inject(Fault(kind="lose_response", status=504, function="create_sotransaction"))
+    assert books.post(cancelled_refunded(o), 1) == "done: credit"
+    memos = books.docs("Sales Credit Memo")
+    assert books.credited() == o.total and len(memos) == 4
+    refunds = books.entry(o).refunds
+    assert refunds["cancellation"].amount == D("5.00")
+    assert {r.document_key for r in refunds.values()} == {m["DOCID"] for m in memos}
+
+
 def test_a_rule_customer_bills_and_receives_the_payment_and_no_stray_customer_is_made(
     sandbox: IntacctSandbox,
 ) -> None:

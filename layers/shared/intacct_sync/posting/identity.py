@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 
 from intacct_sync.errors import PermanentError
 from intacct_sync.intacct.documents import SalesTransaction
-from intacct_sync.ledger import Ledger
+from intacct_sync.ledger import Ledger, LedgerEntry
 from intacct_sync.posting import mapping
 
 Row = dict[str, str]
@@ -68,6 +68,7 @@ def pick_document(
     owner: str,
     label: str,
     setting: str,
+    held: LedgerEntry | None = None,
 ) -> Row | None:
     """The read-back row (SODOCUMENT: DOCID, RECORDNO, CUSTVENDID, PONUMBER, TOTAL, …) that is
     provably `owner`'s new document `txn`, or None when none is.
@@ -75,8 +76,10 @@ def pick_document(
     `key` is the write's own answer (the new document's id), when the write succeeded; it picks the
     row. When we number documents, a row with our DOCID but another customer, reference or amount
     raises PermanentError (somebody else's document). When Intacct numbers them, the matching rows
-    not claimed by another order are candidates: one is claimed and returned; several without a
-    key raise PermanentError (which one is ours cannot be told)."""
+    not claimed by another order, nor already one of `held`'s documents (this order's invoice,
+    additional invoices and credit memos: two refunds of one amount match the same lookup), are
+    candidates: one is claimed and returned; several without a key raise PermanentError (which
+    one is ours cannot be told)."""
     if key:
         keyed = [r for r in rows if key in (r.get("DOCID"), r.get("RECORDNO"))]
         rows = keyed or rows
@@ -98,6 +101,9 @@ def pick_document(
                 + _numbering_fix(setting, owner.partition(":")[0]),
             )
         return mine[0] if mine else None
+    if held is not None:
+        known = documents_of(held)
+        mine = [r for r in mine if r.get("DOCID") not in known and r.get("RECORDNO") not in known]
     free = [r for r in mine if ledger.claim_document(r.get("DOCID") or "", owner) == owner]
     if len(free) > 1:
         raise PermanentError(
@@ -106,6 +112,13 @@ def pick_document(
             fix="Check those documents in Intacct, delete the duplicate, and replay this order.",
         )
     return free[0] if free else None
+
+
+def documents_of(entry: LedgerEntry) -> set[str]:
+    """The Intacct documents `entry` records as its own (DOCID, or RECORDNO in older entries)."""
+    keys = {entry.document_key, *(x.document_key for x in entry.extra_invoices)}
+    keys.update(r.document_key for r in entry.refunds.values())
+    return {k for k in keys if k}
 
 
 def pick_payment(ledger: Ledger, rows: Sequence[Row], amount: Decimal, owner: str) -> Row | None:

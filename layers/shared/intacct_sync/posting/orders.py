@@ -799,7 +799,14 @@ class OrderPoster:
             return rows[0] if rows else None  # updates, closes and deletes read their own DOCID
         assert w.txn is not None
         return identity.pick_document(
-            self.ledger, w.txn, rows, key=key, owner=w.entry.key, label=self._label(w), setting=self._setting(w)
+            self.ledger,
+            w.txn,
+            rows,
+            key=key,
+            owner=w.entry.key,
+            label=self._label(w),
+            setting=self._setting(w),
+            held=w.entry,
         )
 
     @staticmethod

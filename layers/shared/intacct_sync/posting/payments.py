@@ -548,7 +548,14 @@ class PaymentPoster:
                     assert w.txn is not None
                     label = f"refund {event.event_id}"
                     found = identity.pick_document(
-                        self.ledger, w.txn, rows, key=None, owner=owner, label=label, setting="credit_memo"
+                        self.ledger,
+                        w.txn,
+                        rows,
+                        key=None,
+                        owner=owner,
+                        label=label,
+                        setting="credit_memo",
+                        held=w.entry,
                     )
             except SyncError as exc:
                 w.outcome = self._failed(w, exc)
