@@ -20,7 +20,7 @@ from intacct_sync.settings import Settings
 from local.intacct_sandbox import Fault, IntacctSandbox
 from tests.integration.test_order_identity_and_lifecycle import Books
 from tests.integration.test_posting_consumers import T0, payment_event, refund_event, shirt_order
-from tests.unit.posting.factories import settings
+from tests.unit.posting.factories import line, settings
 
 D = Decimal
 PAID_OUT = settings(refunds={"payout": "debit_memo", "payout_account": "1200"})
@@ -156,6 +156,26 @@ def test_created_from_links_each_credit_memo_to_its_invoice(sandbox: IntacctSand
     [invoice] = books.docs("Sales Invoice")
     assert memo["CREATEDFROM"] == invoice["DOCID"] == books.entry(o).document_key
     assert invoice["STATE"] == "Partially Converted"
+
+
+def test_created_from_links_credits_up_to_the_invoice_and_makes_the_rest_unlinked(sandbox: IntacctSandbox) -> None:
+    """Found by the lifecycle machine: an order edited after payment gains an additional invoice,
+    so its refunds can credit more than the first invoice; each credit memo was converted from
+    that invoice, and once credits reached its total Intacct refused the next ("Cannot convert
+    ... in state Converted"): parked with a fix that could not help."""
+    books, o, _ = paid_order(sandbox, settings(credit_memo={"created_from": True}))  # 56.68
+    more = shirt_order(lines=[line("1", "TSHIRT-M", "3", "19.99"), line("2", "MUG-01", "1", "12.50")])
+    assert books.post(more, 1).startswith("done"), "one more shirt: an additional invoice of 19.99"
+    assert books.pay(payment_event(more, "p2", "19.99")) == ["done: posted"]
+    assert books.pay(refund_event(more, "r1", "40.00")) == ["done: posted"]
+    assert books.pay(refund_event(more, "r2", "16.68")) == ["done: posted"]  # the invoice's total, credited
+    assert books.pay(refund_event(more, "r3", "19.99")) == ["done: posted"]
+    main = books.entry(o).document_key
+    linked = {d["DOCID"]: d.get("CREATEDFROM") for d in books.docs("Sales Credit Memo")}
+    refunds = books.entry(o).refunds
+    assert [linked[refunds[r].document_key or ""] for r in ("r1", "r2", "r3")] == [main, main, None]
+    assert books.credited() == more.total
+    assert any(h.action == "credit memo not linked" for h in books.entry(o).history)
 
 
 def test_created_from_the_definition_does_not_allow_parks_with_the_fix(sandbox: IntacctSandbox) -> None:

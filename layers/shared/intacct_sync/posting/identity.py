@@ -12,6 +12,7 @@ way by record number. Anything else is refused with the fix, never adopted.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 
 from intacct_sync.errors import PermanentError
@@ -112,6 +113,28 @@ def pick_document(
             fix="Check those documents in Intacct, delete the duplicate, and replay this order.",
         )
     return free[0] if free else None
+
+
+def credit_source(entry: LedgerEntry, amount: Decimal) -> str | None:
+    """The invoice a credit memo of `amount` converts from (`credit_memo.created_from`): the
+    order's invoice while the credits before it and this one stay within the invoice's total;
+    None past that (unlinked), since Intacct refuses to convert a fully converted invoice. An order
+    edited after payment gains an additional invoice, and its refunds can credit beyond the first
+    one. Conservative: every earlier credit is counted against the invoice, linked or not."""
+    total = entry.invoice_total
+    if entry.document_key is None or total is None:
+        return entry.document_key
+    return entry.document_key if entry.credited_total + amount <= total else None
+
+
+def linked_credit(txn: SalesTransaction, entry: LedgerEntry) -> SalesTransaction:
+    """Credit memo `txn` converted from the order's invoice while it still can be
+    (`credit_source`); else as it is, unlinked, which the order's history says."""
+    source = credit_source(entry, mapping.intacct_total(txn))
+    if source is None:
+        entry.note("credit memo not linked", f"{entry.document_key} is credited in full: made without createdfrom")
+        return txn
+    return replace(txn, created_from=source)
 
 
 def documents_of(entry: LedgerEntry) -> set[str]:

@@ -559,7 +559,7 @@ class OrderPoster:
             )
             txn = mapping.credit_memo_for(rest, order, self.settings, customer_id=entry.customer_id or "")
         if self.settings.credit_memo.created_from:  # linked to (converted from) the order's invoice
-            txn = replace(txn, created_from=entry.document_key)
+            txn = identity.linked_credit(txn, entry)
         w.txn = txn
         self._plan_contacts(w, order)
         w.write = fn.create_sotransaction(txn, controlid=mapping.cancellation_controlid(order))

@@ -478,7 +478,7 @@ class PaymentPoster:
             )
         txn = mapping.credit_memo_for(refund, order, self.settings, customer_id=entry.customer_id or "")
         if self.settings.credit_memo.created_from:  # linked to (converted from) the order's invoice
-            txn = replace(txn, created_from=entry.document_key)
+            txn = identity.linked_credit(txn, entry)
         identity.claim_new(self.ledger, txn, entry.key, label=f"refund {refund.refund_id}", setting="credit_memo")
         w.txn = txn
         w.before = contacts.creates(
