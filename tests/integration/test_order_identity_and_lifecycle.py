@@ -189,6 +189,23 @@ def test_updates_back_and_forth_end_where_the_channel_is(sandbox: IntacctSandbox
     assert books.entry(b).invoice_total == b.total and books.entry(b).invoice_updates == 3
 
 
+def test_intacct_numbering_a_reopened_orders_new_invoice_is_told_from_the_closed_one(sandbox: IntacctSandbox) -> None:
+    """Found by the lifecycle machine: closed when cancelled unpaid, placed again, and the new
+    invoice's answer lost: the lookup (reference + customer + amount) also found the closed
+    invoice, this order's own, and parked as "2 documents match"."""
+    books = Books(sandbox, settings(cancellation={"unpaid": "close"}, invoice={"numbering": {"mode": "intacct"}}))
+    o = shirt_order()
+    assert books.post(o) == "done: create"
+    first = books.entry(o).document_key
+    cancelled = shirt_order(status=OrderStatus.CANCELLED, cancelled_at=T0, financial_status=FinancialStatus.PENDING)
+    assert books.post(cancelled, 1) == "done: close"
+    sandbox.inject(Fault(kind="lose_response", status=504, function="create_sotransaction"))
+    assert books.post(o, 2) == "done: create"
+    closed, new = sorted(books.docs("Sales Invoice"), key=lambda d: d["RECORDNO"])
+    assert (closed["DOCID"], closed["STATE"]) == (first, "Closed")
+    assert books.entry(o).document_key == new["DOCID"] != first
+
+
 def test_a_lost_answer_on_close_alone_in_its_wave_is_settled(sandbox: IntacctSandbox) -> None:
     books = Books(sandbox, settings(cancellation={"unpaid": "close"}))
     o = shirt_order()

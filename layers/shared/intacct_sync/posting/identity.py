@@ -78,9 +78,9 @@ def pick_document(
     row. When we number documents, a row with our DOCID but another customer, reference or amount
     raises PermanentError (somebody else's document). When Intacct numbers them, the matching rows
     not claimed by another order, nor already one of `held`'s documents (this order's invoice,
-    additional invoices and credit memos: two refunds of one amount match the same lookup), are
-    candidates: one is claimed and returned; several without a key raise PermanentError (which
-    one is ours cannot be told)."""
+    additional invoices and credit memos: two refunds of one amount match the same lookup), nor
+    Closed, are candidates: one is claimed and returned; several without a key raise
+    PermanentError (which one is ours cannot be told)."""
     if key:
         keyed = [r for r in rows if key in (r.get("DOCID"), r.get("RECORDNO"))]
         rows = keyed or rows
@@ -102,6 +102,9 @@ def pick_document(
                 + _numbering_fix(setting, owner.partition(":")[0]),
             )
         return mine[0] if mine else None
+    # A document just written is never Closed: a closed one is an earlier invoice of this order
+    # (`cancellation.unpaid = "close"`, then placed again), which the entry no longer names.
+    mine = [r for r in mine if r.get("STATE") != "Closed"]
     if held is not None:
         known = documents_of(held)
         mine = [r for r in mine if r.get("DOCID") not in known and r.get("RECORDNO") not in known]
