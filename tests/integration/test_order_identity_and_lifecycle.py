@@ -340,3 +340,31 @@ def test_after_payment_leave_only_notes_the_change(sandbox: IntacctSandbox) -> N
     more = shirt_order(lines=[line("1", "TSHIRT-M", "3", "19.99"), line("2", "MUG-01", "1", "12.50")])
     assert books.post(more, 1) == "done: changed after payment: left as is"
     assert len(books.docs("Sales Invoice")) == 1
+
+
+def test_intacct_numbering_never_adopts_the_other_stores_credit_memo(sandbox: IntacctSandbox) -> None:
+    """Found by the two-store lifecycle machine: a refund's credit memo numbered by Intacct was
+    not claimed when its write answered (only an adopted one was), so store A's refund, its
+    write failing with the outcome unknown, looked up reference + customer + amount and took
+    store B's credit memo for its own: store A's refund recorded as credited, never credited."""
+    books = Books(
+        sandbox, settings(invoice={"numbering": {"mode": "intacct"}}, credit_memo={"numbering": {"mode": "intacct"}})
+    )
+    a, b = store_order("shop-a"), store_order("shop-b")  # same number, same buyer, same amount
+    for o in (a, b):
+        assert books.post(o) == "done: create"
+        assert books.pay(payment_event(o, "p1", str(o.total))) == ["done: posted"]
+    assert books.pay(refund_event(b, "r1", "20.00")) == ["done: posted"]
+    # Store A's credit memo write never reaches Intacct, and the answer says nothing certain.
+    sandbox.inject(Fault(kind="http_error", status=504, function="create_sotransaction"))
+    [outcome] = books.pay(refund_event(a, "r1", "20.00"))
+    assert books.entry(a).refunds.get("r1") is None or books.entry(a).refunds["r1"].document_key != (
+        books.entry(b).refunds["r1"].document_key
+    ), "store A adopted store B's credit memo"
+    assert outcome.startswith("retry"), outcome
+    assert books.pay(refund_event(a, "r1", "20.00")) == ["done: posted"]  # sent again
+    memos = books.docs("Sales Credit Memo")
+    assert len(memos) == 2
+    assert {books.entry(a).refunds["r1"].document_key, books.entry(b).refunds["r1"].document_key} == {
+        m["DOCID"] for m in memos
+    }

@@ -517,6 +517,11 @@ class PaymentPoster:
                 recordno = result.records()[0].get("RECORDNO") if result.records() else None
                 if isinstance(w.event, PaymentEvent):
                     identity.claim_payment(self.ledger, recordno or result.key, event_owner(w.event))
+                elif result.key:
+                    # A credit memo Intacct numbered is claimed once its number is known, as the
+                    # order poster claims what it reads back: another order's lookup after an
+                    # unknown outcome (same customer, reference, amount) must never adopt it.
+                    self.ledger.claim_document(result.key, event_owner(w.event))
                 self._applied(w, recordno or result.key)
                 continue
             try:
