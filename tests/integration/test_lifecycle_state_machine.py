@@ -10,7 +10,8 @@ per connection, or Intacct numbering, where nothing in the document number tells
 
 The deliveries go through the two consumers as SQS FIFO would hand them over: each queue in order
 per order (its message group), the queues and the stores interleaved at random, a retried message
-staying at its group's head; any Intacct write may commit and lose its answer. Whatever the
+staying at its group's head; any Intacct write may commit and lose its answer, or fail with an
+answer that does not say whether it committed (a gateway 504 before Intacct saw it). Whatever the
 sequence, each store's books must end equal to its channel's final state: one invoice (or none),
 in its currency, each payment once and on its own invoice, credits exactly what was refunded or
 cancelled and made from its own invoice, nothing parked, nothing left waiting (on a queue or in
@@ -314,15 +315,17 @@ class Lifecycle(RuleBasedStateMachine):
         return [(s, q) for s in getattr(self, "stores", []) for q in ("orders", "payments") if s.queue(q)]
 
     @precondition(lambda self: bool(self.heads()))
-    @rule(data=st.data(), lose=st.booleans())
-    def consume(self, data: st.DataObject, lose: bool) -> None:
+    @rule(data=st.data(), lose=st.sampled_from(["", "lost", "unknown"]))
+    def consume(self, data: st.DataObject, lose: str) -> None:
         name, queue = data.draw(st.sampled_from([(s.connection_id, q) for s, q in self.heads()]))
         self.step(self.store(name), queue, lose)
 
-    def step(self, s: Store, queue: str, lose: bool) -> None:
+    def step(self, s: Store, queue: str, lose: str) -> None:
         event = s.queue(queue)[0]
-        if lose:  # the next write commits and its answer is lost
+        if lose == "lost":  # the next request commits and its answer is lost
             self.sandbox.inject(Fault(kind="lose_response", status=504, function=None))
+        elif lose == "unknown":  # the next request is answered 504 before Intacct sees it
+            self.sandbox.inject(Fault(kind="http_error", status=504, function=None))
         poster = self.books.orders_poster if queue == "orders" else self.books.payments
         [outcome] = poster([event], Deadline.after(30)).values()
         self.sandbox.clear_faults()
@@ -359,7 +362,7 @@ class Lifecycle(RuleBasedStateMachine):
             if not heads:
                 break
             s, queue = heads[i % len(heads)]
-            self.step(s, queue, lose=False)
+            self.step(s, queue, lose="")
         assert not self.heads(), f"stuck: {self.outcomes[-6:]}"
         snapshot = self.sandbox.snapshot()
         owned = {s.connection_id: self.owned(s, snapshot) for s in self.stores}
