@@ -116,7 +116,7 @@ class Lifecycle(RuleBasedStateMachine):
     @initialize(
         channels=st.lists(st.sampled_from(["shopify", "woocommerce", "bigcommerce"]), min_size=1, max_size=2),
         currencies=st.lists(st.sampled_from(CURRENCIES), min_size=2, max_size=2),
-        numbering=st.sampled_from(["prefix", "intacct"]),
+        numbering=st.sampled_from(["order_number", "prefix", "intacct"]),
         payout=st.sampled_from(["none", "debit_memo"]),
         created_from=st.booleans(),
         unpaid=st.sampled_from(["delete", "close"]),
@@ -131,7 +131,8 @@ class Lifecycle(RuleBasedStateMachine):
         self.stores = [
             Store(name, channel, currency) for name, channel, currency in zip(names, channels, currencies, strict=False)
         ]
-        self.numbering = numbering if len(self.stores) > 1 else "order_number"
+        # Two stores on the bare order number collide by design (parked with the prefix fix).
+        self.numbering = "prefix" if numbering == "order_number" and len(self.stores) > 1 else numbering
         self.books = Books(self.sandbox, self.settings())
         self.outcomes: list[str] = []
         # A payment or refund before its invoice waits in the ledger (issue 13) and is done on its
