@@ -7,7 +7,6 @@ import copy
 import io
 import json
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,19 +31,6 @@ FIXTURES = Path(__file__).parents[1] / "fixtures" / "channels"
 STORES = {"shopify": "demo.myshopify.com", "woocommerce": "demo-woo", "bigcommerce": "demostore"}
 T0 = datetime(2031, 3, 1, 12, 0, 0, tzinfo=UTC)
 HOOK_URL = "https://hooks.example.com/webhooks/{id}"
-
-
-@pytest.fixture(scope="module")
-def _server() -> Iterator[ChannelSandbox]:
-    cs = ChannelSandbox.start()
-    yield cs
-    cs.stop()
-
-
-@pytest.fixture
-def cs(_server: ChannelSandbox) -> ChannelSandbox:
-    _server.reset()
-    return _server
 
 
 class Sleeps:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,19 +20,6 @@ from tests.aws import Stack
 
 STORES = {"shopify": "demo.myshopify.com", "woocommerce": "demo-woo", "bigcommerce": "demostore"}
 SETTINGS = Path(__file__).parents[2] / "layers" / "shared" / "intacct_sync" / "default_settings.json"
-
-
-@pytest.fixture(scope="module")
-def _channels() -> Iterator[ChannelSandbox]:
-    cs = ChannelSandbox.start()
-    yield cs
-    cs.stop()
-
-
-@pytest.fixture
-def cs(_channels: ChannelSandbox) -> ChannelSandbox:
-    _channels.reset()
-    return _channels
 
 
 class Run:

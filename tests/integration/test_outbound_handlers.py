@@ -25,19 +25,6 @@ SETTINGS = DEFAULT_SETTINGS.model_copy(
 )
 
 
-@pytest.fixture(scope="module")
-def _server() -> Iterator[ChannelSandbox]:
-    cs = ChannelSandbox.start()
-    yield cs
-    cs.stop()
-
-
-@pytest.fixture
-def cs(_server: ChannelSandbox) -> ChannelSandbox:
-    _server.reset()
-    return _server
-
-
 @pytest.fixture
 def stack(aws: Stack, sandbox: IntacctSandbox, cs: ChannelSandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
     secret = aws.secrets.create_secret(

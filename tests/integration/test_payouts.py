@@ -5,7 +5,6 @@ a payout whose payments are not posted yet waits; nothing is ever deposited twic
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -44,19 +43,6 @@ PAYOUTS = {
     "adjustment_account": "6120",
 }
 SETTINGS = settings(payouts=PAYOUTS)
-
-
-@pytest.fixture(scope="module")
-def _channel() -> Iterator[ChannelSandbox]:
-    cs = ChannelSandbox.start()
-    yield cs
-    cs.stop()
-
-
-@pytest.fixture
-def cs(_channel: ChannelSandbox) -> ChannelSandbox:
-    _channel.reset()
-    return _channel
 
 
 class Books:

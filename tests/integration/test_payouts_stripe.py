@@ -6,7 +6,6 @@ one Intacct deposit equal to the bank line, exactly once."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -32,36 +31,13 @@ from tests.conftest import RecordingSleep
 from tests.integration import test_lambda_logging as lambda_logging
 from tests.integration.test_doctor import Run
 from tests.integration.test_lambda_logging import Lines, import_function
+from tests.integration.test_payouts import NOW, PAYOUTS, SETTINGS
 from tests.integration.test_posting_consumers import Harness, order_event, payment_event, shirt_order
 from tests.unit.posting.factories import line, order, settings
 
 D = Decimal
 WOO, BC = "demo-woo", "demostore"
-NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 ARRIVES = datetime(2026, 11, 24, 0, 0, tzinfo=UTC)
-PAYOUTS = {
-    "enabled": True,
-    "bank_account_id": "BOA",
-    "undeposited_account": "1200",
-    "fee_account": "6100",
-    "refund_account": "1250",
-    "chargeback_account": "6110",
-    "adjustment_account": "6120",
-}
-SETTINGS = settings(payouts=PAYOUTS)
-
-
-@pytest.fixture(scope="module")
-def _channel() -> Iterator[ChannelSandbox]:
-    cs = ChannelSandbox.start()
-    yield cs
-    cs.stop()
-
-
-@pytest.fixture
-def cs(_channel: ChannelSandbox) -> ChannelSandbox:
-    _channel.reset()
-    return _channel
 
 
 class StripeBooks:

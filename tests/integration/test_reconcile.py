@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 import json
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,19 +21,6 @@ from tests.aws import FakeContext, Stack, load_function
 from tests.fixtures.channels import sign
 
 STORES = {"shopify": "demo.myshopify.com", "woocommerce": "demo-woo", "bigcommerce": "demostore"}
-
-
-@pytest.fixture(scope="module")
-def _server() -> Iterator[ChannelSandbox]:
-    cs = ChannelSandbox.start()
-    yield cs
-    cs.stop()
-
-
-@pytest.fixture
-def cs(_server: ChannelSandbox) -> ChannelSandbox:
-    _server.reset()
-    return _server
 
 
 def conn(cs: ChannelSandbox, channel: str) -> Connection:
