@@ -123,3 +123,9 @@ def channels(_channel_server: ChannelSandbox) -> ChannelSandbox:
     """The channel sandbox over real HTTP, back at its seed with no faults or limits."""
     _channel_server.reset()
     return _channel_server
+
+
+@pytest.fixture
+def cs(channels: ChannelSandbox) -> ChannelSandbox:
+    """`channels` under the name most tests give it."""
+    return channels

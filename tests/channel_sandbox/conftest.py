@@ -5,7 +5,6 @@ Requests are made with `requests` directly; the product's channel clients are de
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,20 +16,6 @@ SHOP = "demo.myshopify.com"
 WOO = "demo-woo"
 BC = "demostore"
 VERSION = "2025-10"
-
-
-@pytest.fixture(scope="session")
-def _server() -> Iterator[ChannelSandbox]:
-    cs = ChannelSandbox.start()
-    yield cs
-    cs.stop()
-
-
-@pytest.fixture
-def cs(_server: ChannelSandbox) -> ChannelSandbox:
-    """The sandbox at its default seed, default limits, no faults, empty request log."""
-    _server.reset()
-    return _server
 
 
 class ShopifyClient:

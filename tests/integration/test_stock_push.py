@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -30,19 +29,6 @@ LOCATIONS = {
 }
 EAST, WEST = {"shopify": (70000000001, 70000000002), "bigcommerce": (1, 2)}.get, None
 CHANNELS = ("shopify", "woocommerce", "bigcommerce")
-
-
-@pytest.fixture(scope="module")
-def _server() -> Iterator[ChannelSandbox]:
-    cs = ChannelSandbox.start()
-    yield cs
-    cs.stop()
-
-
-@pytest.fixture
-def cs(_server: ChannelSandbox) -> ChannelSandbox:
-    _server.reset()
-    return _server
 
 
 class Sleeps:
