@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
+from local import holds
+
 from . import webhooks
 from .common import ApiError, Request, Response
 from .limits import FixedWindow, LeakyBucket
@@ -102,14 +104,11 @@ class ChannelFault:
         return cls(**data)
 
 
-class ChannelHold:
+class ChannelHold(holds.Hold):
     """API requests held until `arrivals` of them have arrived (`ChannelSandbox.hold_until`).
 
     A request matching `channel`, `store` and `path_contains` (None = any) counts as an arrival
-    and waits, before latency, faults and limits, until the count is reached: a test that needs
-    requests in flight together arms a hold instead of hoping threads overlap. `timeout_s` (from
-    the first arrival) only guards against a test that never sends enough: the held requests
-    then go on and `timed_out` is set.
+    and waits, before latency, faults and limits, until the count is reached (see `local.holds`).
     """
 
     def __init__(
@@ -122,24 +121,10 @@ class ChannelHold:
         path_contains: str | None,
         cond: threading.Condition,
     ) -> None:
-        if arrivals < 1:
-            raise ValueError("arrivals must be >= 1")
-        if timeout_s <= 0:
-            raise ValueError("timeout_s must be > 0")
+        super().__init__(arrivals, timeout_s, cond)
         if channel is not None and channel not in CHANNELS:
             raise ValueError(f"unknown channel {channel!r}; expected one of {', '.join(CHANNELS)}")
-        self.arrivals, self.timeout_s = arrivals, timeout_s
         self.channel, self.store, self.path_contains = channel, store, path_contains
-        self.arrived = 0
-        self.done = False
-        """Over: reached, released by hand, or timed out."""
-        self.timed_out = False
-        self._first_at: float | None = None
-        self._cond = cond
-
-    @property
-    def reached(self) -> bool:
-        return self.arrived >= self.arrivals
 
     def matches(self, channel: str, store: str, path: str) -> bool:
         return (
@@ -148,12 +133,6 @@ class ChannelHold:
             and (self.path_contains is None or self.path_contains in path)
         )
 
-    def wait(self, timeout_s: float | None = None) -> bool:
-        """Block until the hold is over; True if it was over because `arrivals` were reached."""
-        with self._cond:
-            self._cond.wait_for(lambda: self.done, timeout=self.timeout_s + 5 if timeout_s is None else timeout_s)
-            return self.reached
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "arrivals": self.arrivals,
@@ -161,10 +140,7 @@ class ChannelHold:
             "channel": self.channel,
             "store": self.store,
             "path_contains": self.path_contains,
-            "arrived": self.arrived,
-            "reached": self.reached,
-            "done": self.done,
-            "timed_out": self.timed_out,
+            **self.state(),
         }
 
 
@@ -313,7 +289,7 @@ def _split_channel_path(path: str) -> tuple[str, str, str, str] | None:
     return None
 
 
-class ChannelSandbox:
+class ChannelSandbox(holds.HoldsMixin):
     """Local imitation of the Shopify, WooCommerce and BigCommerce endpoints the product uses."""
 
     def __init__(self, seed: str | Path | dict[str, Any] | None = None, host: str = "127.0.0.1") -> None:
@@ -716,19 +692,6 @@ class ChannelSandbox:
             self._holds.append(hold)
         return hold
 
-    @property
-    def holds(self) -> list[ChannelHold]:
-        """Every hold armed since the last reset (pending ones have `done` False)."""
-        with self._lock:
-            return list(self._holds)
-
-    def release_holds(self) -> None:
-        """End every pending hold now: the requests it holds go on."""
-        with self._cond:
-            for h in self._holds:
-                h.done = True
-            self._cond.notify_all()
-
     def wait_for_requests(self, count: int, timeout_s: float = 10.0) -> bool:
         """Block until the request log holds at least `count` entries; False if `timeout_s` passed first."""
         with self._cond:
@@ -737,32 +700,9 @@ class ChannelSandbox:
     def _arrive(self, channel: str, store: str, path: str) -> None:
         """Count a request toward the pending holds it matches and wait on those not yet reached."""
         with self._cond:
-            waits: list[ChannelHold] = []
-            for h in self._holds:
-                if h.done or not h.matches(channel, store, path):
-                    continue
-                h.arrived += 1
-                if h._first_at is None:
-                    h._first_at = time.monotonic()
-                if h.reached:
-                    h.done = True
-                else:
-                    waits.append(h)
+            waits = holds.arrive(self._holds, lambda h: h.matches(channel, store, path))
             self._cond.notify_all()
-            for h in waits:
-                end = (h._first_at or time.monotonic()) + h.timeout_s
-                while not h.done:
-                    left = end - time.monotonic()
-                    if left <= 0:
-                        h.done = h.timed_out = True
-                        print(
-                            f"[channel-sandbox] hold of {h.arrivals} timed out after {h.timeout_s} s "
-                            f"with {h.arrived} arrival(s)",
-                            file=sys.stderr,
-                        )
-                        self._cond.notify_all()
-                        break
-                    self._cond.wait(left)
+            holds.wait_out(self._cond, waits, "channel-sandbox")
 
     @property
     def requests(self) -> list[RequestRecord]:

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from local import holds
+
 from .errors import ErrorDetail
 from .protocol import (
     GATEWAY_PATHS,
@@ -80,55 +82,23 @@ class Fault:
         return cls(**data)
 
 
-class Hold:
+class Hold(holds.Hold):
     """Gateway requests held until `arrivals` of them have arrived (`IntacctSandbox.hold_until`).
 
     Every gateway request that matches `function` (None = any) counts as an arrival, including one
     refused at once by the concurrency limit; the ones holding a concurrency slot wait, before any
-    latency or processing, until the count is reached. A test that needs requests to overlap arms
-    a hold instead of hoping that threads and latency overlap. `timeout_s` (from the first arrival)
-    only guards against a test that never sends enough: the held requests then go on and
-    `timed_out` is set.
+    latency or processing, until the count is reached (see `local.holds`).
     """
 
     def __init__(self, arrivals: int, timeout_s: float, function: str | None, cond: threading.Condition) -> None:
-        if arrivals < 1:
-            raise ValueError("arrivals must be >= 1")
-        if timeout_s <= 0:
-            raise ValueError("timeout_s must be > 0")
-        self.arrivals = arrivals
-        self.timeout_s = timeout_s
+        super().__init__(arrivals, timeout_s, cond)
         self.function = function
-        self.arrived = 0
-        self.done = False
-        """Over: reached, released by hand, or timed out."""
-        self.timed_out = False
-        self._first_at: float | None = None
-        self._cond = cond
-
-    @property
-    def reached(self) -> bool:
-        return self.arrived >= self.arrivals
 
     def matches(self, names: list[str]) -> bool:
         return self.function is None or self.function in names
 
-    def wait(self, timeout_s: float | None = None) -> bool:
-        """Block until the hold is over; True if it was over because `arrivals` were reached."""
-        with self._cond:
-            self._cond.wait_for(lambda: self.done, timeout=self.timeout_s + 5 if timeout_s is None else timeout_s)
-            return self.reached
-
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "arrivals": self.arrivals,
-            "timeout_s": self.timeout_s,
-            "function": self.function,
-            "arrived": self.arrived,
-            "reached": self.reached,
-            "done": self.done,
-            "timed_out": self.timed_out,
-        }
+        return {"arrivals": self.arrivals, "timeout_s": self.timeout_s, "function": self.function, **self.state()}
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -241,7 +211,7 @@ class _Handler(BaseHTTPRequestHandler):
         sb = self.server.sandbox
         log = RequestLog(time=time.time(), path=path)
         names = peek_function_names(body)
-        admitted, holds = sb._enter(names)
+        admitted, waits = sb._enter(names)
         if not admitted:
             xml = control_failure_xml(
                 [
@@ -259,7 +229,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._holding = True
         try:
-            sb._wait_holds(holds)
+            sb._wait_holds(waits)
             if sb.latency_ms:
                 time.sleep(sb.latency_ms / 1000)
             pre = sb._take_fault(PRE_KINDS, names)
@@ -364,7 +334,7 @@ def _html_error(status: int) -> bytes:
     ).encode()
 
 
-class IntacctSandbox:
+class IntacctSandbox(holds.HoldsMixin):
     """A local Sage Intacct XML gateway. Use `IntacctSandbox.start(...)` or the context manager."""
 
     def __init__(
@@ -508,19 +478,6 @@ class IntacctSandbox:
             self._holds.append(hold)
         return hold
 
-    @property
-    def holds(self) -> list[Hold]:
-        """Every hold armed since the last reset (pending ones have `done` False)."""
-        with self._lock:
-            return list(self._holds)
-
-    def release_holds(self) -> None:
-        """End every pending hold now: the requests it holds go on."""
-        with self._cond:
-            for h in self._holds:
-                h.done = True
-            self._cond.notify_all()
-
     def release_hangs(self) -> None:
         """End every `hang` fault's wait now (those requests answer at once)."""
         with self._lock:
@@ -582,36 +539,13 @@ class IntacctSandbox:
             if admitted:
                 self._inflight += 1
                 self._peak_inflight = max(self._peak_inflight, self._inflight)
-            waits: list[Hold] = []
-            for h in self._holds:
-                if h.done or not h.matches(names):
-                    continue
-                h.arrived += 1
-                if h._first_at is None:
-                    h._first_at = time.monotonic()
-                if h.reached:
-                    h.done = True
-                else:
-                    waits.append(h)
+            waits = holds.arrive(self._holds, lambda h: h.matches(names))
             self._cond.notify_all()
             return admitted, waits if admitted else []
 
-    def _wait_holds(self, holds: list[Hold]) -> None:
-        for h in holds:
-            with self._cond:
-                end = (h._first_at or time.monotonic()) + h.timeout_s
-                while not h.done:
-                    left = end - time.monotonic()
-                    if left <= 0:
-                        h.done = h.timed_out = True
-                        print(
-                            f"[intacct-sandbox] hold of {h.arrivals} timed out after {h.timeout_s} s "
-                            f"with {h.arrived} arrival(s)",
-                            file=sys.stderr,
-                        )
-                        self._cond.notify_all()
-                        break
-                    self._cond.wait(left)
+    def _wait_holds(self, waits: list[Hold]) -> None:
+        with self._cond:
+            holds.wait_out(self._cond, waits, "intacct-sandbox")
 
     def _hang(self, seconds: float) -> None:
         with self._lock:
